@@ -1,0 +1,29 @@
+-- customer_orders: one aggregation over the orders in [as_of - lookback_days, as_of].
+-- The dt predicate repeats the window on the partition column so engines read only those days.
+WITH windowed AS (
+    SELECT customer_id, CAST(order_date AS DATE) AS order_day, category, amount, refunded
+    FROM {{ table('orders') }}
+    WHERE customer_id IN :entity_ids
+      AND dt BETWEEN date_format(date_add('day', -:lookback_days, :as_of), '%Y-%m-%d')
+                 AND date_format(:as_of, '%Y-%m-%d')
+      AND CAST(order_date AS DATE) BETWEEN date_add('day', -:lookback_days, :as_of) AND :as_of
+),
+ranked_categories AS (
+    -- Ties broken alphabetically, so the answer is the same on every engine and every run.
+    SELECT customer_id, category,
+           row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, category ASC) AS rank
+    FROM windowed
+    GROUP BY customer_id, category
+)
+SELECT
+    w.customer_id,
+    count(*) AS order_count,
+    round(sum(w.amount), 2) AS total_spend,
+    round(avg(w.amount), 2) AS avg_order,
+    max(w.order_day) AS last_order,
+    round(avg(CASE WHEN w.refunded THEN 1.0 ELSE 0.0 END), 3) AS refund_rate,
+    max(c.category) AS top_category,
+    date_diff('day', max(w.order_day), :as_of) AS days_since_last_order
+FROM windowed AS w
+LEFT JOIN ranked_categories AS c ON c.customer_id = w.customer_id AND c.rank = 1
+GROUP BY w.customer_id

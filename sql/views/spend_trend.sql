@@ -1,0 +1,28 @@
+-- spend_trend: two adjacent windows of window_days each, compared with conditional aggregation.
+WITH windows AS (
+    SELECT
+        customer_id,
+        sum(CASE WHEN CAST(order_date AS DATE) > date_add('day', -:window_days, :as_of)
+                 THEN amount ELSE 0 END) AS recent,
+        sum(CASE WHEN CAST(order_date AS DATE) <= date_add('day', -:window_days, :as_of)
+                 THEN amount ELSE 0 END) AS prior
+    FROM {{ table('orders') }}
+    WHERE customer_id IN :entity_ids
+      AND dt BETWEEN date_format(date_add('day', -2 * :window_days, :as_of), '%Y-%m-%d')
+                 AND date_format(:as_of, '%Y-%m-%d')
+      AND CAST(order_date AS DATE) > date_add('day', -2 * :window_days, :as_of)
+      AND CAST(order_date AS DATE) <= :as_of
+    GROUP BY customer_id
+)
+SELECT
+    customer_id,
+    round(recent, 2) AS recent_spend,
+    round(prior, 2) AS prior_spend,
+    round(recent - prior, 2) AS spend_change,
+    CASE
+        WHEN prior = 0 THEN 'new'
+        WHEN recent > prior * 1.1 THEN 'up'
+        WHEN recent < prior * 0.9 THEN 'down'
+        ELSE 'flat'
+    END AS trend
+FROM windows

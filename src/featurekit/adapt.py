@@ -1,0 +1,45 @@
+"""Adapt catalog SQL (written in Athena/Trino SQL) to the engine that runs it.
+
+Athena and Trino get the text as written. DuckDB gets it transpiled by sqlglot, with binds
+kept as `:name` so SQLAlchemy still binds every value. Transpiling costs a few milliseconds,
+so each distinct text is transpiled once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from .errors import TemplateError
+
+#: sqlglot's name for the dialect each engine speaks.
+SQLGLOT_DIALECT = {"duckdb": "duckdb", "athena": "athena", "trino": "trino"}
+
+
+def adapt(sql: str, dialect: str, where: str = "") -> str:
+    """SQL for `dialect`; raises TemplateError naming `where` if it does not transpile."""
+    if dialect in ("athena", "trino"):
+        return sql
+    return _transpile(sql, dialect, where)
+
+
+@lru_cache(maxsize=512)
+def _transpile(sql: str, dialect: str, where: str) -> str:
+    try:
+        tree = sqlglot.parse_one(sql, read="athena", error_level=ErrorLevel.RAISE)
+        # sqlglot would write binds as DuckDB's $name, which sqlalchemy.text() does not bind.
+        tree = tree.transform(lambda n: exp.var(f":{n.name}") if isinstance(n, exp.Placeholder) and n.name else n)
+        return tree.sql(dialect=SQLGLOT_DIALECT[dialect], unsupported_level=ErrorLevel.RAISE, pretty=True) + "\n"
+    except SqlglotError as exc:
+        first = str(exc).splitlines()[0]
+        raise TemplateError(
+            f"{where}: does not transpile from Athena SQL to {dialect}: {first}; "
+            f"write an override file beside it ({_override_name(where, dialect)})"
+        ) from None
+
+
+def _override_name(where: str, dialect: str) -> str:
+    return where[:-4] + f".{dialect}.sql" if where.endswith(".sql") else f"<view>.{dialect}.sql"

@@ -1,0 +1,296 @@
+"""Load a catalog folder into a validated, immutable Catalog.
+
+A catalog is a folder a data person edits, never Python:
+
+    tables/orders.yaml
+    entities/customer.yaml
+    views/customer_orders.yaml   + customer_orders.sql   (+ customer_orders.duckdb.sql, an override)
+    prompts/retention_note.yaml  + retention_note.jinja  + retention_note.offline.jinja
+
+Every problem in every file is collected, each with file and line, and raised together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from . import templates
+from .declarations import KINDS, Entity, Prompt, Table, View
+from .errors import DeclarationError, NotFoundError, Problem
+
+ENV_CATALOG = "FEATUREKIT_CATALOG"
+ENGINES = ("duckdb", "athena", "trino")
+#: Binds every view template may use without declaring them.
+BUILTIN_BINDS = ("entity_ids", "as_of")
+
+
+@dataclass(frozen=True)
+class ViewTemplate:
+    """A view's SQL template source, its per-engine overrides and its version hash."""
+
+    file: Path
+    source: str
+    overrides: Mapping[str, str]
+    tables: tuple[str, ...]
+    version: str
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    file: Path
+    source: str
+    offline_file: Path
+    offline: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every declaration in a catalog folder, validated together."""
+
+    root: Path
+    tables: Mapping[str, Table]
+    entities: Mapping[str, Entity]
+    views: Mapping[str, View]
+    prompts: Mapping[str, Prompt]
+    view_templates: Mapping[str, ViewTemplate] = field(repr=False)
+    prompt_templates: Mapping[str, PromptTemplate] = field(repr=False)
+    files: Mapping[str, Path] = field(repr=False)
+
+    def table(self, name: str) -> Table:
+        return _get(self.tables, "table", name)
+
+    def entity(self, name: str) -> Entity:
+        return _get(self.entities, "entity", name)
+
+    def view(self, name: str) -> View:
+        return _get(self.views, "view", name)
+
+    def prompt(self, name: str) -> Prompt:
+        return _get(self.prompts, "prompt", name)
+
+
+def _get(items: Mapping[str, Any], kind: str, name: str) -> Any:
+    try:
+        return items[name]
+    except KeyError:
+        raise NotFoundError(kind, name, items) from None
+
+
+def shipped_catalog() -> Path:
+    """The catalog shipped with featurekit (the repository's sql/ folder, packaged in the wheel)."""
+    packaged = Path(str(resources.files("featurekit") / "catalog"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "sql"
+
+
+def resolve_catalog(path: str | os.PathLike[str] | None = None) -> Path:
+    """Explicit path first, then $FEATUREKIT_CATALOG, then the shipped catalog."""
+    chosen = path or os.environ.get(ENV_CATALOG)
+    return Path(chosen) if chosen else shipped_catalog()
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Load and validate a catalog folder; raise DeclarationError listing every problem."""
+    root = resolve_catalog(path)
+    if not root.is_dir():
+        raise DeclarationError([Problem(str(root), None, "catalog folder does not exist")])
+    loader = _Loader(root)
+    return loader.run()
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        self.found: dict[str, dict[str, tuple[Any, Path, dict[tuple[Any, ...], int]]]] = {k: {} for k in KINDS}
+
+    def problem(self, file: Path, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self._show(file), line, message))
+
+    def _show(self, file: Path) -> str:
+        try:
+            return str(file.relative_to(Path.cwd()))
+        except ValueError:
+            return str(file)
+
+    def run(self) -> Catalog:
+        files = sorted(p for kind in KINDS for p in (self.root / kind).glob("*.y*ml"))
+        if not files:
+            self.problem(self.root, None, f"no declarations found (expected {', '.join(k + '/*.yaml' for k in KINDS)})")
+        for file in files:
+            self._declaration(file.parent.name, file)
+        tables = {n: d for n, (d, _, _) in self.found["tables"].items()}
+        entities = {n: d for n, (d, _, _) in self.found["entities"].items()}
+        views = {n: d for n, (d, _, _) in self.found["views"].items()}
+        prompts = {n: d for n, (d, _, _) in self.found["prompts"].items()}
+
+        view_templates = {}
+        for name, (view, file, lines) in self.found["views"].items():
+            if view.entity not in entities:
+                self.problem(file, lines.get(("entity",)), str(NotFoundError("entity", view.entity, entities)))
+            loaded = self._view_template(view, file, tables)
+            if loaded:
+                view_templates[name] = loaded
+        prompt_templates = {}
+        for name, (prompt, file, lines) in self.found["prompts"].items():
+            for i, used in enumerate(prompt.views):
+                if used not in views:
+                    self.problem(file, lines.get(("views", i)), str(NotFoundError("view", used, views)))
+            loaded_prompt = self._prompt_template(prompt, file)
+            if loaded_prompt:
+                prompt_templates[name] = loaded_prompt
+        if self.problems:
+            raise DeclarationError(self.problems)
+        everything = {f"{kind}:{n}": f for kind in KINDS for n, (_, f, _) in self.found[kind].items()}
+        return Catalog(
+            root=self.root,
+            tables=MappingProxyType(tables),
+            entities=MappingProxyType(entities),
+            views=MappingProxyType(views),
+            prompts=MappingProxyType(prompts),
+            view_templates=MappingProxyType(view_templates),
+            prompt_templates=MappingProxyType(prompt_templates),
+            files=MappingProxyType(everything),
+        )
+
+    def _declaration(self, kind: str, file: Path) -> None:
+        try:
+            data, lines = read_yaml(file)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.problem(file, mark.line + 1 if mark else None, f"YAML syntax error: {reason}")
+            return
+        except OSError as exc:
+            self.problem(file, None, f"cannot read: {exc.strerror}")
+            return
+        if not isinstance(data, dict):
+            self.problem(file, 1, f"expected a mapping of {KINDS[kind].__name__} fields, got {type(data).__name__}")
+            return
+        try:
+            declared = TypeAdapter(KINDS[kind]).validate_python(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                self.problem(file, _nearest_line(lines, loc), _describe(loc, err))
+            return
+        previous = self.found[kind].get(declared.name)
+        if previous:
+            self.problem(file, lines.get(("name",)), f"duplicate {kind[:-1]} name {declared.name!r}, "
+                         f"already declared in {self._show(previous[1])}")
+            return
+        self.found[kind][declared.name] = (declared, file, lines)
+
+    def _view_template(self, view: View, file: Path, tables: Mapping[str, Table]) -> ViewTemplate | None:
+        sql_file = file.parent / (view.sql or f"{view.name}.sql")
+        source = self._read_beside(file, sql_file, "sql")
+        if source is None:
+            return None
+        overrides = {}
+        for engine in ENGINES:
+            override = sql_file.with_suffix(f".{engine}.sql")
+            if override.is_file():
+                overrides[engine] = override.read_text()
+        names = [p.name for p in view.parameters]
+        used_tables: list[str] = []
+        for shown, text in [(sql_file, source)] + [(sql_file.with_suffix(f".{e}.sql"), t) for e, t in overrides.items()]:
+            analysis = templates.analyze_sql(
+                text, str(shown), known_tables=tables, builtins=BUILTIN_BINDS, parameters=names, required=("entity_ids",)
+            )
+            for finding in analysis.findings:
+                self.problem(shown, finding.line, finding.message)
+            used_tables += [t for t in analysis.tables if t not in used_tables]
+        table_decls = [repr(tables[t]) for t in sorted(used_tables)]
+        version = _digest(repr(view), source, *sorted(overrides.items()), *table_decls)
+        return ViewTemplate(sql_file, source, MappingProxyType(overrides), tuple(used_tables), version)
+
+    def _prompt_template(self, prompt: Prompt, file: Path) -> PromptTemplate | None:
+        main = file.parent / (prompt.template or f"{prompt.name}.jinja")
+        offline = file.parent / (prompt.offline or f"{prompt.name}.offline.jinja")
+        sources = [self._read_beside(file, main, "template"), self._read_beside(file, offline, "offline")]
+        if sources[0] is None or sources[1] is None:
+            return None
+        env = templates.sandbox()
+        ok = True
+        for path, text in zip((main, offline), sources):
+            try:
+                env.parse(text)
+            except Exception as exc:  # jinja2.TemplateSyntaxError; kept broad to report, never crash, a load
+                self.problem(path, getattr(exc, "lineno", None), f"Jinja syntax error: {getattr(exc, 'message', exc)}")
+                ok = False
+        if not ok:
+            return None
+        return PromptTemplate(main, sources[0], offline, sources[1], _digest(repr(prompt), *sources))
+
+    def _read_beside(self, declaration: Path, path: Path, key: str) -> str | None:
+        try:
+            return path.read_text()
+        except OSError:
+            self.problem(declaration, None, f"{key} file {path.name} not found beside the declaration")
+            return None
+
+
+def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML and remember the 1-based line of every key and list item."""
+    loader = yaml.SafeLoader(file.read_text())
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                child = path + (key.value,)
+                walk(value, child)
+                lines[child] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (i,))
+
+    walk(node, ())
+    return data, lines
+
+
+def _nearest_line(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def _describe(loc: tuple[Any, ...], err: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in loc) or "file"
+    if err["type"] == "missing":
+        return f"{where}: required field is missing"
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"{where}: unknown field"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    got = err.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+    return f"{where}: {message}{shown}"
+
+
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]

@@ -1,0 +1,198 @@
+"""The declared things: tables, entities, feature views and prompts.
+
+These are frozen (pydantic) dataclasses, so one definition validates the YAML a data person
+writes, is the immutable value the later stages pass around, and yields the published JSON
+Schema for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.dataclasses import dataclass
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
+FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "string", "bool"]
+ParameterType = Literal["int", "float", "date", "string", "bool"]
+Scalar = Union[bool, int, float, str, dt.date, None]
+
+_strict = ConfigDict(extra="forbid")
+
+#: Python types a declared type accepts (bool is not an int here, on purpose).
+PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (float, int),
+    "decimal": (Decimal, float, int),
+    "date": (dt.date,),
+    "timestamp": (dt.datetime,),
+    "string": (str,),
+    "bool": (bool,),
+}
+
+
+@dataclass(frozen=True, config=_strict)
+class Column:
+    """One column of a declared table."""
+
+    name: Identifier
+    type: FeatureType
+    description: str = ""
+
+
+@dataclass(frozen=True, config=_strict)
+class Table:
+    """A data source: files in a folder (local) or under an S3 prefix (Athena)."""
+
+    name: Identifier
+    columns: tuple[Column, ...] = Field(min_length=1)
+    path: str = Field(
+        default="",
+        description="Folder of the table's files, relative to the data root of the profile "
+        "(--data locally, data_root on Athena), or absolute (s3://... or /...). Defaults to the table name.",
+    )
+    format: Literal["json", "parquet", "csv"] = "json"
+    partitioned_by: tuple[Column, ...] = ()
+    description: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.path or self.name
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.partitioned_by
+
+
+@dataclass(frozen=True, config=_strict)
+class Entity:
+    """What features describe: a customer, a product. Every incoming ID must match `pattern`."""
+
+    name: Identifier
+    key: Identifier
+    pattern: str
+    key_type: Literal["string", "int"] = "string"
+    description: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        if not (value.startswith("^") and value.endswith("$")):
+            raise ValueError(f"pattern {value!r} must be anchored with ^ and $ so it checks the whole ID")
+        return value
+
+
+@dataclass(frozen=True, config=_strict)
+class Parameter:
+    """A value a caller may pass to a view; it reaches SQL only as the bind `:name`."""
+
+    name: Identifier
+    type: ParameterType
+    default: Scalar = None
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Scalar, ...] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameter:
+        if self.default is not None and not isinstance(self.default, PYTHON_TYPES[self.type]):
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        if self.default is not None and isinstance(self.default, bool) and self.type != "bool":
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError("min/max apply only to int and float parameters")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+@dataclass(frozen=True, config=_strict)
+class Feature:
+    """One typed output column of a view."""
+
+    name: Identifier
+    type: FeatureType
+    description: str = ""
+    default: Scalar = Field(default=None, description="Value for an entity with no rows (e.g. 0 for a count).")
+
+
+@dataclass(frozen=True, config=_strict)
+class View:
+    """A feature view: one SQL template returning one row per entity key, with typed features."""
+
+    name: Identifier
+    entity: Identifier
+    features: tuple[Feature, ...] = Field(min_length=1)
+    parameters: tuple[Parameter, ...] = ()
+    sql: str = Field(default="", description="Template file beside the declaration; defaults to <name>.sql.")
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+    def feature(self, name: str) -> Feature:
+        from .errors import NotFoundError
+
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise NotFoundError(f"feature of view {self.name!r}", name, [f.name for f in self.features])
+
+    def parameter(self, name: str) -> Parameter:
+        from .errors import NotFoundError
+
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise NotFoundError(f"parameter of view {self.name!r}", name, [p.name for p in self.parameters] + ["as_of"])
+
+
+@dataclass(frozen=True, config=_strict)
+class Inference:
+    """Inference settings handed to the model (Bedrock Converse inferenceConfig)."""
+
+    max_tokens: int = Field(default=300, ge=1, le=10_000)
+    temperature: float = Field(default=0.2, ge=0, le=1)
+    top_p: float = Field(default=0.9, ge=0, le=1)
+    stop_sequences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, config=_strict)
+class Guardrail:
+    """An optional Bedrock guardrail applied to the call."""
+
+    identifier: str
+    version: str = "DRAFT"
+    trace: Literal["enabled", "disabled"] = "disabled"
+
+
+@dataclass(frozen=True, config=_strict)
+class Prompt:
+    """A prompt: a Jinja template over feature values, its system text and inference settings."""
+
+    name: Identifier
+    views: tuple[Identifier, ...] = Field(min_length=1)
+    system: str = Field(min_length=1)
+    template: str = Field(default="", description="Prompt template file; defaults to <name>.jinja.")
+    offline: str = Field(default="", description="Offline note template file; defaults to <name>.offline.jinja.")
+    model: str = "amazon.nova-lite-v1:0"
+    inference: Inference = Inference()
+    guardrail: Guardrail | None = None
+    description: str = ""
+
+
+KINDS: dict[str, type] = {"tables": Table, "entities": Entity, "views": View, "prompts": Prompt}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of every declaration kind, keyed by catalog folder."""
+    from pydantic import TypeAdapter
+
+    return {folder: TypeAdapter(cls).json_schema() for folder, cls in KINDS.items()}

@@ -1,0 +1,184 @@
+"""Where queries run. One SQLAlchemy Engine per featurekit engine, created once, thread-safe.
+
+`duckdb` is the embedded default over local files. `athena` and `trino` live in their own
+modules and keep the same small interface: `dialect`, `table_sql()`, `prepare()`, `execute()`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool
+
+from .declarations import Table
+from .errors import DataError, QueryError
+from .render import RenderedQuery
+
+ENV_DATA = "FEATUREKIT_DATA"
+DUCKDB_TYPES = {
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "decimal": "DECIMAL(38, 9)",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+}
+#: Athena bills $5 per TB scanned (decimal units), rounded up to the MB, 10 MB minimum per query.
+PRICE_PER_TB = 5.0
+MIN_BILLED_MB = 10
+
+
+def athena_cost(scanned_bytes: int) -> float:
+    """The cost estimate of one Athena query, in dollars."""
+    billed_mb = max(math.ceil(scanned_bytes / 1e6), MIN_BILLED_MB)
+    return billed_mb * 1e6 / 1e12 * PRICE_PER_TB
+
+
+@dataclass(frozen=True)
+class QueryStats:
+    """What one query did: where it ran, how long, what it read and cost."""
+
+    engine: str
+    view: str
+    sql_hash: str
+    entities: int
+    rows: int
+    elapsed_ms: float
+    query_id: str | None = None
+    scanned_bytes: int | None = None
+    reused: bool | None = None
+    engine_ms: float | None = None
+    queue_ms: float | None = None
+    total_ms: float | None = None
+    workgroup: str | None = None
+    cost_usd: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Engine(Protocol):
+    """What the feature store needs from an engine."""
+
+    name: str
+    dialect: str
+
+    def table_sql(self, table: Table) -> str: ...
+
+    def prepare(self, tables: Iterable[Table]) -> None: ...
+
+    def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]: ...
+
+    def close(self) -> None: ...
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    """A configuration string (a path) as a SQL literal; never used for caller values."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """DuckDB in-process over local files: each declared table becomes a view over its folder."""
+
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, data: str | os.PathLike[str] | None = None, *, threads: int | None = None) -> None:
+        chosen = data or os.environ.get(ENV_DATA)
+        self.data = Path(chosen).expanduser().resolve() if chosen else None
+        # A named in-memory database is shared by every pooled connection, so all threads see the
+        # same views; plain :memory: would give each thread an empty database of its own.
+        config = {"threads": threads} if threads else {}
+        self.sa = sa.create_engine(
+            f"duckdb:///:memory:featurekit_{uuid.uuid4().hex}",
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=16,
+            connect_args={"config": config},
+        )
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def table_sql(self, table: Table) -> str:
+        return quote(table.name)
+
+    def location(self, table: Table) -> Path:
+        folder = table.folder
+        if folder.startswith("s3://"):
+            raise DataError(f"table {table.name!r} lives on S3 ({folder}); query it with --engine athena")
+        path = Path(folder).expanduser()
+        if path.is_absolute():
+            return path
+        if self.data is None:
+            raise DataError(
+                f"table {table.name!r}: no data folder set; pass --data DIR (or set {ENV_DATA}), "
+                "e.g. after `featurekit sample-data --out DIR`"
+            )
+        return self.data / path
+
+    def view_sql(self, table: Table) -> str:
+        """CREATE VIEW over the table's files, with every column typed as declared."""
+        folder = self.location(table)
+        pattern = {"json": "*.json", "parquet": "*.parquet", "csv": "*.csv"}[table.format]
+        if not folder.is_dir():
+            raise DataError(f"table {table.name!r}: data folder {folder} does not exist")
+        if next(folder.rglob(pattern), None) is None:
+            raise DataError(f"table {table.name!r}: data folder {folder} has no {pattern} files")
+        glob = sql_string(str(folder / "**" / pattern))
+        columns = "{" + ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.columns) + "}"
+        hive = ""
+        if table.partitioned_by:
+            types = ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.partitioned_by)
+            hive = f", hive_partitioning = true, hive_types = {{{types}}}"
+        if table.format == "json":
+            source = f"read_json({glob}, format = 'newline_delimited', columns = {columns}{hive})"
+        elif table.format == "csv":
+            source = f"read_csv({glob}, header = true, columns = {columns}{hive})"
+        else:
+            source = f"read_parquet({glob}{hive})"
+        select = ", ".join(f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns)
+        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
+
+    def prepare(self, tables: Iterable[Table]) -> None:
+        with self._lock:
+            todo = [t for t in tables if t.name not in self._ready]
+            if not todo:
+                return
+            # DDL is committed on its own, so a later failing query cannot roll the views back.
+            with self.sa.begin() as conn:
+                for table in todo:
+                    conn.exec_driver_sql(self.view_sql(table))
+            self._ready.update(t.name for t in todo)
+
+    def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
+        start = time.perf_counter()
+        try:
+            with self.sa.connect() as conn:
+                result = conn.execute(query.statement(), dict(query.params))
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+                    table = result.cursor.to_arrow_table()
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise QueryError(f"view {query.view!r} failed on duckdb", reason=reason) from None
+        elapsed = (time.perf_counter() - start) * 1000
+        return table, QueryStats(self.name, query.view, query.sql_hash, len(query.entity_ids), table.num_rows, elapsed)
+
+    def close(self) -> None:
+        self.sa.dispose()

@@ -1,0 +1,238 @@
+"""Typed feature results with their provenance.
+
+One entity gives a FeatureRow (a read-only mapping); many give a FeatureFrame backed by an
+Arrow table. Values are typed as declared, and an entity with no rows gets the declared
+defaults, so every requested ID has exactly one row, in the order asked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .declarations import Feature, View
+from .engines import QueryStats
+from .errors import QueryError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "decimal": pa.decimal128(38, 9),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+}
+
+
+def arrow_schema(view: View, key: str, key_type: str) -> pa.Schema:
+    key_field = pa.field(key, pa.int64() if key_type == "int" else pa.string(), nullable=False)
+    return pa.schema([key_field] + [pa.field(f.name, ARROW_TYPES[f.type]) for f in view.features])
+
+
+def typed(view: View, key: str, key_type: str, ids: Sequence[Any], result: pa.Table) -> pa.Table:
+    """One typed row per requested ID, in order; IDs missing from `result` get declared defaults."""
+    schema = arrow_schema(view, key, key_type)
+    missing = [name for name in schema.names if name not in result.column_names]
+    if missing:
+        raise QueryError(f"view {view.name!r}: the query did not return the declared column(s) {', '.join(missing)}")
+    found = result.select(schema.names).append_column("__found", pa.array([True] * result.num_rows, pa.bool_()))
+    wanted = pa.table({key: pa.array(ids, schema.field(key).type), "__order": pa.array(range(len(ids)), pa.int64())})
+    joined = wanted.join(found.cast(found.schema.set(0, schema.field(key))), key, join_type="left outer")
+    joined = joined.sort_by("__order")
+    present = pc.fill_null(joined["__found"], False)
+    columns = [joined[key]]
+    for feature in view.features:
+        columns.append(_with_default(feature, joined[feature.name], present))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _with_default(feature: Feature, column: pa.ChunkedArray, present: pa.ChunkedArray) -> pa.ChunkedArray:
+    target = ARROW_TYPES[feature.type]
+    try:
+        column = column.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise QueryError(f"feature {feature.name!r} is declared {feature.type} but the query returned {column.type}: {exc}") from None
+    if feature.default is None:
+        return column
+    default = pa.scalar(feature.default, target)
+    return pc.if_else(present, column, default)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result came from: the engine, the exact SQL, the values bound, and every query run."""
+
+    engine: str
+    view: str
+    template_version: str
+    sql_hash: str
+    as_of: dt.date
+    parameters: Mapping[str, Any]
+    queries: tuple[QueryStats, ...] = ()
+    cache_hits: int = 0
+    elapsed_ms: float = 0.0
+
+    @property
+    def queries_run(self) -> int:
+        return len(self.queries)
+
+    @property
+    def scanned_bytes(self) -> int | None:
+        counted = [q.scanned_bytes for q in self.queries if q.scanned_bytes is not None]
+        return sum(counted) if counted else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        counted = [q.cost_usd for q in self.queries if q.cost_usd is not None]
+        return sum(counted) if counted else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "view": self.view,
+            "template_version": self.template_version,
+            "sql_hash": self.sql_hash,
+            "as_of": self.as_of.isoformat(),
+            "parameters": dict(self.parameters),
+            "queries_run": self.queries_run,
+            "cache_hits": self.cache_hits,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "scanned_bytes": self.scanned_bytes,
+            "cost_usd": self.cost_usd,
+            "queries": [q.to_dict() for q in self.queries],
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """A feature value as plain JSON: dates as ISO strings, decimals as numbers."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class FeatureFrame:
+    """Features for many entities: one row per requested ID, typed as declared."""
+
+    view: View
+    key: str
+    table: pa.Table = field(repr=False)
+    provenance: Provenance = field(repr=False)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __iter__(self) -> Iterator[FeatureRow]:
+        for values in self.table.to_pylist():
+            yield FeatureRow(self.view, self.key, values, self.provenance)
+
+    def __getitem__(self, entity_id: Any) -> FeatureRow:
+        for row in self:
+            if row.entity_id == entity_id:
+                return row
+        raise KeyError(entity_id)
+
+    @property
+    def entity_ids(self) -> list[Any]:
+        return self.table[self.key].to_pylist()
+
+    def to_arrow(self) -> pa.Table:
+        return self.table
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    def to_polars(self) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(self.table)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return self.table.to_pylist()
+
+    def to_json(self) -> dict[str, Any]:
+        rows = [{k: jsonable(v) for k, v in row.items()} for row in self.table.to_pylist()]
+        return {"view": self.view.name, "rows": rows, "provenance": self.provenance.to_dict()}
+
+    def __repr__(self) -> str:
+        p = self.provenance
+        head = f"<FeatureFrame {self.view.name}: {len(self)} rows × {len(self.view.features)} features, " \
+               f"{p.engine}, {p.queries_run} queries, {p.cache_hits} cache hits, as_of {p.as_of}>"
+        preview = self.table.slice(0, 10).to_pylist()
+        lines = [head] + ["  " + ", ".join(f"{k}={jsonable(v)!r}" for k, v in row.items()) for row in preview]
+        if len(self) > 10:
+            lines.append(f"  ... {len(self) - 10} more")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        names = self.table.column_names
+        rows = self.table.slice(0, 50).to_pylist()
+        head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(jsonable(r[n])))}</td>" for n in names) + "</tr>" for r in rows)
+        p = self.provenance
+        caption = html.escape(f"{self.view.name} · {len(self)} rows · {p.engine} · {p.queries_run} queries · "
+                              f"{p.cache_hits} cache hits · as_of {p.as_of}")
+        more = f"<p>… {len(self) - 50} more rows</p>" if len(self) > 50 else ""
+        return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+class FeatureRow(Mapping[str, Any]):
+    """Features of one entity: a read-only mapping from feature name to typed value."""
+
+    def __init__(self, view: View, key: str, values: Mapping[str, Any], provenance: Provenance) -> None:
+        self.view, self.key, self.provenance = view, key, provenance
+        self.entity_id = values[key]
+        self._values = {f.name: values[f.name] for f in view.features}
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            self.view.feature(name)  # raises NotFoundError with a suggestion
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "view": self.view.name,
+            "rows": [{self.key: self.entity_id, **{k: jsonable(v) for k, v in self._values.items()}}],
+            "provenance": self.provenance.to_dict(),
+        }
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={jsonable(v)!r}" for k, v in self._values.items())
+        return f"<FeatureRow {self.view.name}[{self.entity_id}]: {values}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(jsonable(v)))}</td></tr>" for k, v in self._values.items()
+        )
+        caption = html.escape(f"{self.view.name} · {self.entity_id} · as_of {self.provenance.as_of}")
+        return f"<table><caption>{caption}</caption>{rows}</table>"
+
+
+def facts_json(features: Mapping[str, Mapping[str, Any]]) -> str:
+    """Features as the JSON data block handed to a model."""
+    return json.dumps({view: {k: jsonable(v) for k, v in values.items()} for view, values in features.items()}, indent=2)

@@ -1,0 +1,190 @@
+"""FeatureStore: the few lines a notebook or service writes.
+
+    store = FeatureStore(data="data/")            # embedded DuckDB over local files
+    store.get("customer_orders", "C00042")        # -> FeatureRow
+    store.get("customer_orders", ids)             # -> FeatureFrame, one query for all misses
+    store.note("retention_note", "C00042")        # -> Note (offline writer by default)
+
+It wires the stages together: catalog → render → engine → cache → typed result → prompt → LLM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from . import catalog as catalog_mod
+from .cache import FeatureCache
+from .catalog import Catalog
+from .engines import DuckDBEngine, Engine, QueryStats
+from .errors import ConfigError, NotFoundError
+from .llm import Provider, get_provider
+from .notes import Note, write_note
+from .prompts import RenderedPrompt, render_prompt
+from .render import RenderedQuery, Renderer, parse_as_of
+from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
+
+ENGINE_KINDS = ("duckdb", "athena", "trino")
+
+
+def open_engine(kind: str, **settings: Any) -> Engine:
+    """An engine by kind: `duckdb` (default), `athena` or `trino`, with its settings."""
+    if kind == "duckdb":
+        return DuckDBEngine(**settings)
+    if kind == "athena":
+        from .athena import AthenaEngine
+
+        return AthenaEngine(**settings)
+    if kind == "trino":
+        from .trino import TrinoEngine
+
+        return TrinoEngine(**settings)
+    raise NotFoundError("engine", kind, ENGINE_KINDS)
+
+
+class FeatureStore:
+    """Typed features from a catalog, computed by one engine, cached per entity."""
+
+    def __init__(
+        self,
+        catalog: Catalog | str | os.PathLike[str] | None = None,
+        *,
+        engine: Engine | str = "duckdb",
+        data: str | os.PathLike[str] | None = None,
+        cache: FeatureCache | bool = True,
+        **engine_settings: Any,
+    ) -> None:
+        self.catalog = catalog if isinstance(catalog, Catalog) else catalog_mod.load(catalog)
+        if isinstance(engine, str):
+            if data is not None:
+                if engine != "duckdb":
+                    raise ConfigError("data", f"--data is for the duckdb engine; {engine} reads the profile's data root")
+                engine_settings["data"] = data
+            engine = open_engine(engine, **engine_settings)
+        self.engine: Engine = engine
+        self.cache: FeatureCache | None = (FeatureCache() if cache is True else cache) or None
+        self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql)
+        self.session_queries: list[QueryStats] = []
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def render(
+        self, view: str, ids: Any, *, as_of: dt.date | str | None = None, params: Mapping[str, Any] | None = None
+    ) -> RenderedQuery:
+        """The SQL and bound values that `get` would run, without running it."""
+        return self._renderer.render(view, ids, as_of=as_of, params=params)
+
+    def get(
+        self,
+        view: str,
+        ids: str | int | Iterable[str | int],
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> Any:
+        """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
+        frame = self.get_frame(view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params,
+                               use_cache=use_cache)
+        if isinstance(ids, (str, int)):
+            return next(iter(frame))
+        return frame
+
+    def get_frame(
+        self,
+        view: str,
+        ids: Iterable[str | int],
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> FeatureFrame:
+        """Features of many entities as a FeatureFrame."""
+        start = time.perf_counter()
+        query = self.render(view, ids, as_of=as_of, params=params)
+        decl = self.catalog.view(view)
+        entity = self.catalog.entity(decl.entity)
+        self.engine.prepare(self.catalog.table(t) for t in query.tables)
+        queries: list[QueryStats] = []
+
+        def run(missing: Sequence[Any]) -> pa.Table:
+            result, stats = self.engine.execute(query.with_ids(missing))
+            queries.append(stats)
+            self.session_queries.append(stats)
+            return typed(decl, entity.key, entity.key_type, missing, result)
+
+        ids_in_order = query.entity_ids
+        hits = 0
+        if self.cache is not None and use_cache:
+            prefix = self._cache_prefix(query)
+
+            def fetch(missing: list[Hashable]) -> dict[Hashable, Any]:
+                return {row[entity.key]: row for row in run(missing).to_pylist()}
+
+            rows, hits = self.cache.lookup(prefix, ids_in_order, fetch)
+            schema = arrow_schema(decl, entity.key, entity.key_type)
+            table = pa.Table.from_pylist([rows[i] for i in ids_in_order], schema=schema)
+        else:
+            table = run(ids_in_order)
+        provenance = Provenance(
+            engine=self.engine.name,
+            view=decl.name,
+            template_version=query.template_version,
+            sql_hash=query.sql_hash,
+            as_of=query.params["as_of"],
+            parameters={k: v for k, v in query.params.items() if k not in ("entity_ids", "as_of")},
+            queries=tuple(queries),
+            cache_hits=hits,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+        )
+        return FeatureFrame(decl, entity.key, table, provenance)
+
+    def _cache_prefix(self, query: RenderedQuery) -> tuple[Hashable, ...]:
+        params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
+        return (self.engine.name, query.view, query.template_version, params)
+
+    def prompt(
+        self, prompt: str, entity_id: str | int, *, as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None, use_cache: bool = True,
+    ) -> RenderedPrompt:
+        """Fetch the features a prompt needs and render it (nothing is sent to a model)."""
+        decl = self.catalog.prompt(prompt)
+        day = parse_as_of(as_of)
+        given = dict(params or {})
+        rows: dict[str, FeatureRow] = {}
+        for view_name in decl.views:
+            view = self.catalog.view(view_name)
+            mine = {p.name: given[p.name] for p in view.parameters if p.name in given}
+            rows[view_name] = self.get(view_name, entity_id, as_of=day, params=mine, use_cache=use_cache)
+        declared = {p.name for v in decl.views for p in self.catalog.view(v).parameters}
+        for name in given:
+            if name not in declared:
+                raise NotFoundError(f"parameter of prompt {prompt!r}", name, declared)
+        return render_prompt(self.catalog, decl.name, entity_id, day, rows)
+
+    def note(
+        self,
+        prompt: str,
+        entity_id: str | int,
+        *,
+        provider: Provider | str = "offline",
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> Note:
+        """A note written from the entity's features, with the facts it rests on."""
+        rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)
+        chosen = get_provider(provider) if isinstance(provider, str) else provider
+        return write_note(rendered, chosen)

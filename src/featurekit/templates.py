@@ -1,0 +1,154 @@
+"""The Jinja sandbox every template runs in, and the static checks made when a catalog loads.
+
+Jinja builds SQL structure only. The one callable a SQL template sees is `table('name')`;
+every value is a SQLAlchemy bind (`:name`) that the database receives separately.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# The same bind syntax sqlalchemy.text() recognises, so what we check is what it binds.
+BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+SQL_GLOBALS = frozenset({"table"})
+
+
+def sandbox() -> ImmutableSandboxedEnvironment:
+    """A sandboxed environment with StrictUndefined: unknown names fail instead of rendering empty."""
+    return ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def strip_comments(sql: str) -> str:
+    """Drop `--` and `/* */` comments outside quotes, keeping line breaks.
+
+    Comments never reach the database: a bind-like word in a comment would otherwise become a
+    bind, and PyAthena once changed its escaping for statements starting with `--`.
+    """
+    out: list[str] = []
+    i, n, quote = 0, len(sql), ""
+    while i < n:
+        ch = sql[i]
+        if quote:
+            out.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            stop = n if end < 0 else end + 2
+            out.append("\n" * sql.count("\n", i, stop))
+            i = stop
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    lines = [line.rstrip() for line in "".join(out).split("\n")]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def binds(sql: str) -> list[str]:
+    """Bind names in SQL text, in order of first use."""
+    seen: dict[str, None] = {}
+    for match in BIND.finditer(strip_comments(sql)):
+        seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+def line_of(source: str, pattern: str) -> int | None:
+    """First 1-based line of `source` matching the regex `pattern`."""
+    for number, line in enumerate(source.splitlines(), 1):
+        if re.search(pattern, line):
+            return number
+    return None
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class SqlAnalysis:
+    tables: tuple[str, ...]
+    binds: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+
+def analyze_sql(
+    source: str,
+    name: str,
+    *,
+    known_tables: Iterable[str],
+    builtins: Iterable[str],
+    parameters: Iterable[str],
+    required: Iterable[str] = (),
+) -> SqlAnalysis:
+    """Check a SQL template without running it: syntax, names, tables and binds."""
+    env = sandbox()
+    try:
+        ast = env.parse(source, name=name)
+    except jinja2.TemplateSyntaxError as exc:
+        return SqlAnalysis((), (), (Finding(exc.lineno, f"Jinja syntax error: {exc.message}"),))
+
+    findings: list[Finding] = []
+    for var in sorted(meta.find_undeclared_variables(ast) - SQL_GLOBALS):
+        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
+        findings.append(
+            Finding(line, f"template variable {var!r} is not allowed: values reach SQL only as binds (write :{var}); "
+                    "the only template helper is table('name')")
+        )
+
+    known = set(known_tables)
+    tables: list[str] = []
+    for call in ast.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name == "table"):
+            continue
+        if len(call.args) != 1 or not isinstance(call.args[0], nodes.Const) or not isinstance(call.args[0].value, str):
+            findings.append(Finding(call.lineno, "table() takes one quoted table name, e.g. table('orders')"))
+            continue
+        table = call.args[0].value
+        if table not in known:
+            from .errors import NotFoundError
+
+            findings.append(Finding(call.lineno, str(NotFoundError("table", table, known))))
+        elif table not in tables:
+            tables.append(table)
+    if findings:
+        return SqlAnalysis(tuple(tables), (), tuple(findings))
+
+    rendered = render_sql(env, source, name, lambda t: t)
+    found = binds(rendered)
+    declared, builtin = set(parameters), set(builtins)
+    for bind in found:
+        if bind not in declared and bind not in builtin:
+            findings.append(Finding(line_of(source, rf":{bind}\b"), f"bind :{bind} is not a declared parameter"))
+    for param in sorted(declared - set(found)):
+        findings.append(Finding(None, f"declared parameter {param!r} is never used by the template (no :{param})"))
+    for bind in required:
+        if bind not in found:
+            findings.append(Finding(None, f"the template must filter on the bind :{bind}"))
+    return SqlAnalysis(tuple(tables), tuple(found), tuple(findings))
+
+
+def render_sql(env: jinja2.Environment, source: str, name: str, table: Callable[[str], str]) -> str:
+    """Render a SQL template with the table() helper only."""
+    return env.from_string(source).render(table=table)
