@@ -1,0 +1,343 @@
+"""The `featurekit` command line: the library's operations, one line per error, never a traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from . import catalog as catalog_mod
+from .catalog import ENGINES, Catalog
+from .errors import ConfigError, DeclarationError, FeaturekitError, InputError, NotFoundError
+from .results import FeatureFrame, jsonable
+from .store import FeatureStore
+
+app = typer.Typer(
+    name="featurekit",
+    help="Grounded facts for LLM features: declared SQL features over files or S3, cached, typed, and written into notes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", envvar=catalog_mod.ENV_CATALOG, help="Catalog folder (default: the shipped catalog)."),
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", envvar="FEATUREKIT_DATA", help="Data folder the local tables live in.")
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", envvar="FEATUREKIT_ENGINE", help=f"Where queries run: {', '.join(ENGINES)}.")
+]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Point-in-time date YYYY-MM-DD (default: today, UTC).")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="A view parameter as NAME=VALUE; repeatable.")
+]
+
+
+def _catalog(path: Path | None) -> Catalog:
+    return catalog_mod.load(path)
+
+
+def _store(catalog: Path | None, engine: str, data: Path | None, **settings: Any) -> FeatureStore:
+    if engine not in ENGINES:
+        raise NotFoundError("engine", engine, ENGINES)
+    return FeatureStore(_catalog(catalog), engine=engine, data=data if engine == "duckdb" else None, **settings)
+
+
+def _params(pairs: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError("--param", f"{pair!r} is not NAME=VALUE")
+        params[name.strip()] = value
+    return params
+
+
+@app.command("list")
+def list_(catalog: CatalogOpt = None) -> None:
+    """List the feature views, tables, entities and prompts in the catalog."""
+    cat = _catalog(catalog)
+    table = RichTable("view", "entity", "features", "parameters", "description", title=f"feature views in {cat.root}")
+    for view in cat.views.values():
+        params = ", ".join(f"{p.name}={p.default}" for p in view.parameters)
+        table.add_row(view.name, view.entity, ", ".join(f.name for f in view.features), params, view.description)
+    out.print(table)
+    out.print("tables: " + ", ".join(f"{t.name} ({t.format})" for t in cat.tables.values()))
+    out.print("entities: " + ", ".join(f"{e.name} (key {e.key}, pattern {e.pattern})" for e in cat.entities.values()))
+    out.print("prompts: " + ", ".join(f"{p.name} (views {', '.join(p.views)})" for p in cat.prompts.values()))
+
+
+@app.command()
+def show(view: str, catalog: CatalogOpt = None) -> None:
+    """Show a feature view's declaration: entity, parameters, typed features, template."""
+    cat = _catalog(catalog)
+    decl = cat.view(view)
+    entity = cat.entity(decl.entity)
+    template = cat.view_templates[decl.name]
+    out.print(f"[bold]{decl.name}[/bold] — {decl.description}")
+    out.print(f"entity: {entity.name} (key {entity.key}, pattern {entity.pattern})")
+    out.print(f"owner: {decl.owner or '-'}   tags: {', '.join(decl.tags) or '-'}")
+    out.print(f"template: {template.file} (version {template.version}); tables: {', '.join(template.tables)}")
+    if template.overrides:
+        out.print(f"engine overrides: {', '.join(template.overrides)}")
+    params = RichTable("parameter", "type", "default", "bounds", "description", title="parameters")
+    params.add_row("as_of", "date", "today", "", "Point-in-time date the window ends at")
+    for p in decl.parameters:
+        bounds = f"{p.min if p.min is not None else ''}..{p.max if p.max is not None else ''}"
+        params.add_row(p.name, p.type, str(p.default), bounds if bounds != ".." else "", p.description)
+    out.print(params)
+    features = RichTable("feature", "type", "default", "description", title="features")
+    for f in decl.features:
+        features.add_row(
+            f"{decl.name}.{f.name}", f.type, "null" if f.default is None else str(f.default), f.description
+        )
+    out.print(features)
+
+
+@app.command()
+def render(
+    view: str,
+    ids: Annotated[list[str], typer.Argument(help="Entity IDs.")],
+    engine: EngineOpt = "duckdb",
+    as_of: AsOfOpt = None,
+    param: ParamOpt = None,
+    catalog: CatalogOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Print the SQL a lookup would run on an engine, and the values bound to it (nothing runs)."""
+    with _store(catalog, engine, data) as store:
+        query = store.render(view, ids, as_of=as_of, params=_params(param))
+    out.print(
+        f"-- view {query.view} · engine {query.dialect} · template {query.template_version} · sql {query.sql_hash}"
+    )
+    out.print(query.sql.rstrip(), markup=False)
+    out.print("-- bound parameters (sent separately, never formatted into the SQL):")
+    out.print(
+        json.dumps({k: jsonable(list(v) if isinstance(v, tuple) else v) for k, v in query.params.items()}, indent=2),
+        markup=False,
+    )
+
+
+@app.command()
+def get(
+    view: str,
+    ids: Annotated[list[str], typer.Argument(help="Entity IDs.")],
+    as_of: AsOfOpt = None,
+    param: ParamOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass featurekit's cache.")] = False,
+    engine: EngineOpt = "duckdb",
+    catalog: CatalogOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Get features for one or more entities."""
+    if format not in ("table", "json", "csv"):
+        raise InputError("--format", f"{format!r} is not one of table, json, csv")
+    with _store(catalog, engine, data) as store:
+        frame = store.get_frame(view, ids, as_of=as_of, params=_params(param), use_cache=not no_cache)
+    if format == "json":
+        out.print(json.dumps(frame.to_json(), indent=2), markup=False)
+    elif format == "csv":
+        buffer = io.StringIO()
+        frame.to_pandas().to_csv(buffer, index=False)
+        out.print(buffer.getvalue().rstrip(), markup=False)
+    else:
+        print_frame(frame)
+
+
+def print_frame(frame: FeatureFrame) -> None:
+    names = frame.table.column_names
+    if len(frame) == 1:
+        table = RichTable("feature", "value", title=f"{frame.view.name} · {frame.entity_ids[0]}")
+        for name, value in frame.to_dicts()[0].items():
+            if name != frame.key:
+                table.add_row(name, _cell(value))
+    else:
+        table = RichTable(*names, title=frame.view.name)
+        for row in frame.to_dicts():
+            table.add_row(*(_cell(row[n]) for n in names))
+    out.print(table)
+    out.print(provenance_line(frame), markup=False)
+
+
+def provenance_line(frame: FeatureFrame) -> str:
+    p = frame.provenance
+    parts = [
+        f"engine {p.engine}",
+        f"as_of {p.as_of}",
+        f"{p.queries_run} quer{'y' if p.queries_run == 1 else 'ies'}",
+        f"{p.cache_hits} cache hits",
+        f"{p.elapsed_ms:.1f} ms",
+        f"sql {p.sql_hash}",
+    ]
+    parts += [f"{k}={v}" for k, v in p.parameters.items()]
+    ids = [q.query_id for q in p.queries if q.query_id]
+    if ids:
+        parts.append("query id " + ", ".join(ids))
+    if p.scanned_bytes is not None:
+        parts.append(f"scanned {p.scanned_bytes:,} bytes")
+    if p.cost_usd is not None:
+        parts.append(f"est. cost ${p.cost_usd:.6f}")
+    return "· " + " · ".join(parts)
+
+
+def _cell(value: Any) -> str:
+    return "null" if value is None else str(jsonable(value))
+
+
+@app.command()
+def note(
+    prompt: str,
+    ids: Annotated[list[str], typer.Argument(help="Entity IDs.")],
+    as_of: AsOfOpt = None,
+    param: ParamOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    engine: EngineOpt = "duckdb",
+    catalog: CatalogOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Write a note per entity from its features (offline writer by default)."""
+    if format not in ("text", "json"):
+        raise InputError("--format", f"{format!r} is not one of text, json")
+    with _store(catalog, engine, data) as store:
+        notes = [store.note(prompt, entity_id, as_of=as_of, params=_params(param)) for entity_id in ids]
+    if format == "json":
+        out.print(json.dumps([n.to_json() for n in notes], indent=2), markup=False)
+        return
+    for n in notes:
+        label = "offline note — deterministic template, no LLM" if n.offline else f"{n.provider} · {n.model}"
+        out.print(f"[bold]{n.prompt.entity_id}[/bold] [dim]({label})[/dim]")
+        out.print(n.text, markup=False)
+
+
+@app.command()
+def validate(catalog: CatalogOpt = None) -> None:
+    """Check the catalog: declarations, templates, and that every template transpiles for every local engine."""
+    from .engines import quote
+    from .render import Renderer
+
+    cat = _catalog(catalog)
+    failures = []
+    for view in cat.views:
+        try:
+            Renderer(cat, "duckdb", lambda t: quote(t.name)).sql(view)
+        except FeaturekitError as exc:
+            failures.append(str(exc))
+    if failures:
+        for line in failures:
+            err.print(f"error: {line}", markup=False)
+        raise typer.Exit(1)
+    out.print(
+        f"catalog {cat.root} is valid: {len(cat.tables)} tables, {len(cat.entities)} entities, "
+        f"{len(cat.views)} views, {len(cat.prompts)} prompts; every view transpiles for duckdb",
+        markup=False,
+    )
+
+
+@app.command("sample-data")
+def sample_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the orders table into.")],
+    customers: Annotated[int, typer.Option(help="Number of customers (C00001...).")] = 60,
+    orders: Annotated[int, typer.Option(help="Number of orders.")] = 400,
+    as_of: AsOfOpt = None,
+    days: Annotated[int, typer.Option(help="Days of history ending at --as-of.")] = 365,
+    format: Annotated[str, typer.Option("--format", help="json (JSON lines) or parquet.")] = "json",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+) -> None:
+    """Write a deterministic, Hive-partitioned orders dataset dated relative to --as-of."""
+    from rich.progress import Progress
+
+    from .render import parse_as_of
+    from .sample import write_sample
+
+    day = parse_as_of(as_of)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("writing partitions", total=None)
+        summary = write_sample(
+            out_dir,
+            customers=customers,
+            orders=orders,
+            as_of=day,
+            days=days,
+            fmt=format,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    out.print(
+        f"wrote {summary.orders:,} orders for {summary.customers:,} customers in {summary.files:,} files "
+        f"({summary.first_day} .. {summary.last_day}) to {summary.folder}",
+        markup=False,
+    )
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Keep the generated data here (default: a temp folder).")
+    ] = None,
+    customers: Annotated[list[str] | None, typer.Option("--customer", help="Customers to show; repeatable.")] = None,
+) -> None:
+    """The whole flow on the embedded default: sample data → features → notes, offline, in seconds."""
+    from .sample import write_sample
+
+    as_of = dt.datetime.now(dt.timezone.utc).date()
+    ids = customers or ["C00042", "C00007", "C00013", "C00051"]
+    with tempfile.TemporaryDirectory(prefix="featurekit-demo-") as tmp:
+        folder = out_dir or Path(tmp)
+        summary = write_sample(folder, as_of=as_of)
+        out.print(
+            f"[bold]1. sample data[/bold]: {summary.orders} orders, {summary.customers} customers, "
+            f"{summary.files} daily partitions in {summary.folder}"
+        )
+        with FeatureStore(data=folder) as store:
+            out.print(f"[bold]2. features[/bold] for {', '.join(ids)} over the 90 days to {as_of} (one query, DuckDB):")
+            frame = store.get_frame("customer_orders", ids, as_of=as_of)
+            print_frame(frame)
+            again = store.get_frame("customer_orders", ids, as_of=as_of)
+            out.print(
+                f"   asked again: {again.provenance.queries_run} queries, {again.provenance.cache_hits} cache hits "
+                f"({again.provenance.elapsed_ms:.2f} ms)"
+            )
+            out.print("[bold]3. notes[/bold] (offline note writer — deterministic template, no LLM):")
+            for entity_id in ids:
+                written = store.note("retention_note", entity_id, as_of=as_of)
+                out.print(f"   [bold]{entity_id}[/bold]: {written.text}", markup=True)
+    out.print("Next: `featurekit get customer_orders C00042 --data DIR`, or `featurekit --help`.")
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Entry point: run the app; featurekit errors become one line and a non-zero exit."""
+    try:
+        app()
+    except DeclarationError as exc:
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        raise SystemExit(2) from None
+    except (InputError, NotFoundError, ConfigError) as exc:
+        fail(str(exc), 2)
+    except FeaturekitError as exc:
+        fail(str(exc), 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
