@@ -33,7 +33,9 @@ class CacheStats:
 class FeatureCache:
     """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` is reached."""
 
-    def __init__(self, ttl: float = 300.0, max_entries: int = 1_000_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float = 300.0, max_entries: int = 1_000_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         self._data: dict[tuple[Prefix, Hashable], tuple[float, Any]] = {}
         self._inflight: dict[tuple[Prefix, Hashable], Future[Any]] = {}

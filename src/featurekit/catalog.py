@@ -188,8 +188,11 @@ class _Loader:
             return
         previous = self.found[kind].get(declared.name)
         if previous:
-            self.problem(file, lines.get(("name",)), f"duplicate {kind[:-1]} name {declared.name!r}, "
-                         f"already declared in {self._show(previous[1])}")
+            self.problem(
+                file,
+                lines.get(("name",)),
+                f"duplicate {kind[:-1]} name {declared.name!r}, already declared in {self._show(previous[1])}",
+            )
             return
         self.found[kind][declared.name] = (declared, file, lines)
 
@@ -205,9 +208,16 @@ class _Loader:
                 overrides[engine] = override.read_text()
         names = [p.name for p in view.parameters]
         used_tables: list[str] = []
-        for shown, text in [(sql_file, source)] + [(sql_file.with_suffix(f".{e}.sql"), t) for e, t in overrides.items()]:
+        for shown, text in [(sql_file, source)] + [
+            (sql_file.with_suffix(f".{e}.sql"), t) for e, t in overrides.items()
+        ]:
             analysis = templates.analyze_sql(
-                text, str(shown), known_tables=tables, builtins=BUILTIN_BINDS, parameters=names, required=("entity_ids",)
+                text,
+                str(shown),
+                known_tables=tables,
+                builtins=BUILTIN_BINDS,
+                parameters=names,
+                required=("entity_ids",),
             )
             for finding in analysis.findings:
                 self.problem(shown, finding.line, finding.message)
@@ -224,7 +234,7 @@ class _Loader:
             return None
         env = templates.sandbox()
         ok = True
-        for path, text in zip((main, offline), sources):
+        for path, text in zip((main, offline), sources, strict=False):
             try:
                 env.parse(text)
             except Exception as exc:  # jinja2.TemplateSyntaxError; kept broad to report, never crash, a load
@@ -258,12 +268,12 @@ def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         lines[path] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
-                child = path + (key.value,)
+                child = (*path, key.value)
                 walk(value, child)
                 lines[child] = key.start_mark.line + 1
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
-                walk(item, path + (i,))
+                walk(item, (*path, i))
 
     walk(node, ())
     return data, lines

@@ -22,7 +22,7 @@ from .store import FeatureStore
 
 app = typer.Typer(
     name="featurekit",
-    help="Grounded facts for LLM features: declared SQL features over files or S3, cached, typed, and written into notes.",
+    help="Grounded facts for LLM features: declared SQL features over files or S3, cached, typed, written into notes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
 FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "string", "bool"]
 ParameterType = Literal["int", "float", "date", "string", "bool"]
-Scalar = Union[bool, int, float, str, dt.date, None]
+Scalar = bool | int | float | str | dt.date | None
 
 _strict = ConfigDict(extra="forbid")
 

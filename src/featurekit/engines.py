@@ -141,7 +141,9 @@ class DuckDBEngine:
         if next(folder.rglob(pattern), None) is None:
             raise DataError(f"table {table.name!r}: data folder {folder} has no {pattern} files")
         glob = sql_string(str(folder / "**" / pattern))
-        columns = "{" + ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.columns) + "}"
+        columns = (
+            "{" + ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.columns) + "}"
+        )
         hive = ""
         if table.partitioned_by:
             types = ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.partitioned_by)
@@ -152,7 +154,9 @@ class DuckDBEngine:
             source = f"read_csv({glob}, header = true, columns = {columns}{hive})"
         else:
             source = f"read_parquet({glob}{hive})"
-        select = ", ".join(f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns)
+        select = ", ".join(
+            f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
+        )
         return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
 
     def prepare(self, tables: Iterable[Table]) -> None:

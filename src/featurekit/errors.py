@@ -1,17 +1,17 @@
 """featurekit's one error tree.
 
-    FeaturekitError
-    ├── DeclarationError      a catalog file is wrong (carries every problem found, each with file:line)
-    ├── NotFoundError         an unknown view, feature, table, entity, prompt or profile ("did you mean")
-    ├── InputError            a caller's value is wrong: an entity ID, a parameter, a date
-    │   └── InvalidEntityId
-    ├── TemplateError         a SQL or prompt template cannot be rendered or adapted to an engine
-    ├── DataError             the data behind a table is missing, empty or unreadable
-    ├── ConfigError           a profile setting is missing or wrong (names the setting)
-    ├── QueryError            the engine ran the query and it failed (carries the query ID and reason)
-    │   ├── QueryTimeout      it ran too long and was stopped on the server
-    │   └── CostLimitExceeded a byte-scanned limit would be or was exceeded
-    └── LLMError              the note writer failed; features are kept on the error
+FeaturekitError
+├── DeclarationError      a catalog file is wrong (carries every problem found, each with file:line)
+├── NotFoundError         an unknown view, feature, table, entity, prompt or profile ("did you mean")
+├── InputError            a caller's value is wrong: an entity ID, a parameter, a date
+│   └── InvalidEntityId
+├── TemplateError         a SQL or prompt template cannot be rendered or adapted to an engine
+├── DataError             the data behind a table is missing, empty or unreadable
+├── ConfigError           a profile setting is missing or wrong (names the setting)
+├── QueryError            the engine ran the query and it failed (carries the query ID and reason)
+│   ├── QueryTimeout      it ran too long and was stopped on the server
+│   └── CostLimitExceeded a byte-scanned limit would be or was exceeded
+└── LLMError              the note writer failed; features are kept on the error
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ class ConfigError(FeaturekitError):
 class QueryError(FeaturekitError):
     """The engine could not run a query."""
 
-    def __init__(self, message: str, *, query_id: str | None = None, reason: str | None = None, state: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, query_id: str | None = None, reason: str | None = None, state: str | None = None
+    ) -> None:
         self.query_id, self.reason, self.state = query_id, reason, state
         where = f" (query {query_id})" if query_id else ""
         super().__init__(f"{message}{where}" + (f": {reason}" if reason else ""))

@@ -46,7 +46,9 @@ def percent(value: Any) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
-def render_prompt(catalog: Catalog, name: str, entity_id: Any, as_of: dt.date, rows: Mapping[str, FeatureRow]) -> RenderedPrompt:
+def render_prompt(
+    catalog: Catalog, name: str, entity_id: Any, as_of: dt.date, rows: Mapping[str, FeatureRow]
+) -> RenderedPrompt:
     decl = catalog.prompt(name)
     source = catalog.prompt_templates[name]
     features = {view: row.to_dict() for view, row in rows.items()}
@@ -63,8 +65,11 @@ def render_prompt(catalog: Catalog, name: str, entity_id: Any, as_of: dt.date, r
     texts = []
     for file, text in ((source.file, source.source), (source.offline_file, source.offline)):
         try:
-            texts.append(" ".join(env.from_string(text).render(context).split()) if file == source.offline_file
-                         else env.from_string(text).render(context).strip())
+            texts.append(
+                " ".join(env.from_string(text).render(context).split())
+                if file == source.offline_file
+                else env.from_string(text).render(context).strip()
+            )
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{file}: {exc}") from None
     return RenderedPrompt(

@@ -51,8 +51,14 @@ class RenderedQuery:
 
     def with_ids(self, ids: Iterable[Any]) -> RenderedQuery:
         """The same query for other IDs (already validated), e.g. one chunk of a batch."""
-        return RenderedQuery(self.view, self.dialect, self.sql, MappingProxyType({**self.params, "entity_ids": tuple(ids)}),
-                             self.template_version, self.tables)
+        return RenderedQuery(
+            self.view,
+            self.dialect,
+            self.sql,
+            MappingProxyType({**self.params, "entity_ids": tuple(ids)}),
+            self.template_version,
+            self.tables,
+        )
 
 
 class Renderer:
@@ -183,4 +189,3 @@ def coerce(param: Parameter, value: Any) -> Any:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
-

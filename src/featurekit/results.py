@@ -63,7 +63,9 @@ def _with_default(feature: Feature, column: pa.ChunkedArray, present: pa.Chunked
     try:
         column = column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise QueryError(f"feature {feature.name!r} is declared {feature.type} but the query returned {column.type}: {exc}") from None
+        raise QueryError(
+            f"feature {feature.name!r} is declared {feature.type} but the query returned {column.type}: {exc}"
+        ) from None
     if feature.default is None:
         return column
     default = pa.scalar(feature.default, target)
@@ -170,8 +172,10 @@ class FeatureFrame:
 
     def __repr__(self) -> str:
         p = self.provenance
-        head = f"<FeatureFrame {self.view.name}: {len(self)} rows × {len(self.view.features)} features, " \
-               f"{p.engine}, {p.queries_run} queries, {p.cache_hits} cache hits, as_of {p.as_of}>"
+        head = (
+            f"<FeatureFrame {self.view.name}: {len(self)} rows × {len(self.view.features)} features, "
+            f"{p.engine}, {p.queries_run} queries, {p.cache_hits} cache hits, as_of {p.as_of}>"
+        )
         preview = self.table.slice(0, 10).to_pylist()
         lines = [head] + ["  " + ", ".join(f"{k}={jsonable(v)!r}" for k, v in row.items()) for row in preview]
         if len(self) > 10:
@@ -182,10 +186,14 @@ class FeatureFrame:
         names = self.table.column_names
         rows = self.table.slice(0, 50).to_pylist()
         head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(jsonable(r[n])))}</td>" for n in names) + "</tr>" for r in rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(jsonable(r[n])))}</td>" for n in names) + "</tr>" for r in rows
+        )
         p = self.provenance
-        caption = html.escape(f"{self.view.name} · {len(self)} rows · {p.engine} · {p.queries_run} queries · "
-                              f"{p.cache_hits} cache hits · as_of {p.as_of}")
+        caption = html.escape(
+            f"{self.view.name} · {len(self)} rows · {p.engine} · {p.queries_run} queries · "
+            f"{p.cache_hits} cache hits · as_of {p.as_of}"
+        )
         more = f"<p>… {len(self) - 50} more rows</p>" if len(self) > 50 else ""
         return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
@@ -227,7 +235,8 @@ class FeatureRow(Mapping[str, Any]):
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(jsonable(v)))}</td></tr>" for k, v in self._values.items()
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(jsonable(v)))}</td></tr>"
+            for k, v in self._values.items()
         )
         caption = html.escape(f"{self.view.name} · {self.entity_id} · as_of {self.provenance.as_of}")
         return f"<table><caption>{caption}</caption>{rows}</table>"
@@ -235,4 +244,6 @@ class FeatureRow(Mapping[str, Any]):
 
 def facts_json(features: Mapping[str, Mapping[str, Any]]) -> str:
     """Features as the JSON data block handed to a model."""
-    return json.dumps({view: {k: jsonable(v) for k, v in values.items()} for view, values in features.items()}, indent=2)
+    return json.dumps(
+        {view: {k: jsonable(v) for k, v in values.items()} for view, values in features.items()}, indent=2
+    )

@@ -63,7 +63,9 @@ class FeatureStore:
         if isinstance(engine, str):
             if data is not None:
                 if engine != "duckdb":
-                    raise ConfigError("data", f"--data is for the duckdb engine; {engine} reads the profile's data root")
+                    raise ConfigError(
+                        "data", f"--data is for the duckdb engine; {engine} reads the profile's data root"
+                    )
                 engine_settings["data"] = data
             engine = open_engine(engine, **engine_settings)
         self.engine: Engine = engine
@@ -96,8 +98,9 @@ class FeatureStore:
         use_cache: bool = True,
     ) -> Any:
         """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
-        frame = self.get_frame(view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params,
-                               use_cache=use_cache)
+        frame = self.get_frame(
+            view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params, use_cache=use_cache
+        )
         if isinstance(ids, (str, int)):
             return next(iter(frame))
         return frame
@@ -156,8 +159,13 @@ class FeatureStore:
         return (self.engine.name, query.view, query.template_version, params)
 
     def prompt(
-        self, prompt: str, entity_id: str | int, *, as_of: dt.date | str | None = None,
-        params: Mapping[str, Any] | None = None, use_cache: bool = True,
+        self,
+        prompt: str,
+        entity_id: str | int,
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
     ) -> RenderedPrompt:
         """Fetch the features a prompt needs and render it (nothing is sent to a model)."""
         decl = self.catalog.prompt(prompt)

@@ -113,8 +113,11 @@ def analyze_sql(
     for var in sorted(meta.find_undeclared_variables(ast) - SQL_GLOBALS):
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
         findings.append(
-            Finding(line, f"template variable {var!r} is not allowed: values reach SQL only as binds (write :{var}); "
-                    "the only template helper is table('name')")
+            Finding(
+                line,
+                f"template variable {var!r} is not allowed: values reach SQL only as binds (write :{var}); "
+                "the only template helper is table('name')",
+            )
         )
 
     known = set(known_tables)
