@@ -25,6 +25,13 @@ class Completion:
     stop_reason: str = "end_turn"
     usage: Mapping[str, int] = field(default_factory=dict)
     latency_ms: float | None = None
+    #: Wall-clock time of the call as the client saw it (latency_ms is the server's figure, when reported).
+    elapsed_ms: float | None = None
+    request_id: str | None = None
+    #: Requests sent for this completion, retries included (from botocore's retry metadata).
+    attempts: int | None = None
+    #: A guardrail trace or similar provider detail, kept verbatim for audit.
+    trace: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 class Provider(Protocol):
