@@ -318,6 +318,57 @@ def demo(
     out.print("Next: `featurekit get customer_orders C00042 --data DIR`, or `featurekit --help`.")
 
 
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="New (or empty) folder to create the catalog in.")],
+) -> None:
+    """Create an editable catalog: a copy of the shipped one, a README, and JSON Schemas for editors."""
+    from .scaffold import init_catalog
+
+    made = init_catalog(folder)
+    out.print(
+        f"created catalog {folder}: {_count(made.tables, 'table')}, {_count(made.entities, 'entity', 'entities')}, "
+        f"{_count(made.views, 'view')}, {_count(made.prompts, 'prompt')}, a README.md and JSON Schemas in schema/",
+        markup=False,
+    )
+    out.print("next steps:", markup=False)
+    for step in (
+        f"featurekit validate --catalog {folder}",
+        "featurekit sample-data --out data",
+        f"featurekit get customer_orders C00042 --catalog {folder} --data data",
+    ):
+        out.print(f"  {step}", markup=False)
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+@app.command("schema")
+def schema_(
+    kind: Annotated[
+        str | None, typer.Argument(help="table, entity, view or prompt (default: all, keyed by file name).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write <kind>.schema.json files into this folder instead.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the declaration files (for editor completion and validation)."""
+    from .scaffold import KIND_NAMES, schema_documents, schema_text, write_schemas
+
+    if out_dir is not None:
+        for path in write_schemas(out_dir):
+            out.print(f"wrote {path}", markup=False)
+        return
+    documents = schema_documents()
+    if kind is None:
+        out.print(json.dumps(documents, indent=2, ensure_ascii=False), markup=False)
+        return
+    if f"{kind}.schema.json" not in documents:
+        raise NotFoundError("declaration kind", kind, KIND_NAMES.values())
+    out.print(schema_text(documents[f"{kind}.schema.json"]).rstrip(), markup=False)
+
+
 def fail(message: str, code: int) -> NoReturn:
     err.print(f"error: {message}", markup=False)
     raise SystemExit(code)
