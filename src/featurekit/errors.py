@@ -111,6 +111,10 @@ class QueryTimeout(QueryError):
     """The query ran past its timeout; it was stopped on the server before this was raised."""
 
 
+class QueryThrottled(QueryError):
+    """The service answered TooManyRequests/Throttling to every retry; try again later or raise the quota."""
+
+
 class CostLimitExceeded(QueryError):
     """Bytes scanned would exceed, or did exceed, a configured limit."""
 
