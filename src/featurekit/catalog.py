@@ -115,6 +115,8 @@ class _Loader:
         self.root = root
         self.problems: list[Problem] = []
         self.found: dict[str, dict[str, tuple[Any, Path, dict[tuple[Any, ...], int]]]] = {k: {} for k in KINDS}
+        # Names whose own file is broken: references to them are not reported again as unknown.
+        self.broken: set[str] = set()
 
     def problem(self, file: Path, line: int | None, message: str) -> None:
         self.problems.append(Problem(self._show(file), line, message))
@@ -138,7 +140,7 @@ class _Loader:
 
         view_templates = {}
         for name, (view, file, lines) in self.found["views"].items():
-            if view.entity not in entities:
+            if view.entity not in entities and view.entity not in self.broken:
                 self.problem(file, lines.get(("entity",)), str(NotFoundError("entity", view.entity, entities)))
             loaded = self._view_template(view, file, tables)
             if loaded:
@@ -146,7 +148,7 @@ class _Loader:
         prompt_templates = {}
         for name, (prompt, file, lines) in self.found["prompts"].items():
             for i, used in enumerate(prompt.views):
-                if used not in views:
+                if used not in views and used not in self.broken:
                     self.problem(file, lines.get(("views", i)), str(NotFoundError("view", used, views)))
             loaded_prompt = self._prompt_template(prompt, file)
             if loaded_prompt:
@@ -182,6 +184,8 @@ class _Loader:
         try:
             declared = TypeAdapter(KINDS[kind]).validate_python(data)
         except ValidationError as exc:
+            if isinstance(data.get("name"), str):
+                self.broken.add(data["name"])
             for err in exc.errors():
                 loc = tuple(err["loc"])
                 self.problem(file, _nearest_line(lines, loc), _describe(loc, err))

@@ -7,6 +7,7 @@ every value is a SQLAlchemy bind (`:name`) that the database receives separately
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -135,10 +136,17 @@ def analyze_sql(
             findings.append(Finding(call.lineno, str(NotFoundError("table", table, known))))
         elif table not in tables:
             tables.append(table)
-    if findings:
-        return SqlAnalysis(tuple(tables), (), tuple(findings))
-
-    rendered = render_sql(env, source, name, lambda t: t)
+    if not findings:
+        try:
+            render_sql(env, source, name, lambda t: t)
+        except jinja2.TemplateError as exc:  # unsafe attribute access in the sandbox, among others
+            findings.append(Finding(template_line(exc), f"template error: {exc}"))
+    # The bind scan renders leniently, so bind problems are reported alongside the ones above.
+    lenient = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    try:
+        rendered = render_sql(lenient, source, name, lambda t: t)
+    except jinja2.TemplateError as exc:
+        return SqlAnalysis(tuple(tables), (), (*findings, Finding(template_line(exc), f"template error: {exc}")))
     found = binds(rendered)
     declared, builtin = set(parameters), set(builtins)
     for bind in found:
@@ -150,6 +158,12 @@ def analyze_sql(
         if bind not in found:
             findings.append(Finding(None, f"the template must filter on the bind :{bind}"))
     return SqlAnalysis(tuple(tables), tuple(found), tuple(findings))
+
+
+def template_line(exc: BaseException) -> int | None:
+    """The template line an error was raised at: Jinja rewrites tracebacks to point into the template."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<template>"]
+    return frames[-1].lineno if frames else getattr(exc, "lineno", None)
 
 
 def render_sql(env: jinja2.Environment, source: str, name: str, table: Callable[[str], str]) -> str:

@@ -1,0 +1,52 @@
+"""The public API is small, sorted and deliberate: changing it should be a decision, not an accident."""
+
+from __future__ import annotations
+
+import featurekit
+
+EXPECTED = {
+    "CacheStats",
+    "Catalog",
+    "Completion",
+    "ConfigError",
+    "DataError",
+    "DeclarationError",
+    "DuckDBEngine",
+    "FeatureCache",
+    "FeatureFrame",
+    "FeatureRow",
+    "FeatureStore",
+    "FeaturekitError",
+    "InputError",
+    "InvalidEntityId",
+    "LLMError",
+    "Note",
+    "NotFoundError",
+    "OfflineProvider",
+    "Provenance",
+    "QueryError",
+    "QueryStats",
+    "QueryTimeout",
+    "RenderedPrompt",
+    "RenderedQuery",
+    "TemplateError",
+    "load",
+}
+
+
+def test_public_api_is_exactly_the_exported_names():
+    assert set(featurekit.__all__) >= EXPECTED
+    assert featurekit.__all__ == sorted(featurekit.__all__, key=str.lower) or featurekit.__all__ == sorted(
+        featurekit.__all__
+    )
+    for name in featurekit.__all__:
+        assert getattr(featurekit, name) is not None
+
+
+def test_every_error_descends_from_one_root():
+    errors = [
+        getattr(featurekit, n)
+        for n in featurekit.__all__
+        if n.endswith("Error") or n in ("QueryTimeout", "InvalidEntityId")
+    ]
+    assert all(issubclass(e, featurekit.FeaturekitError) for e in errors)
