@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import jinja2
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
@@ -182,7 +183,7 @@ class _Loader:
             self.problem(file, 1, f"expected a mapping of {KINDS[kind].__name__} fields, got {type(data).__name__}")
             return
         try:
-            declared = TypeAdapter(KINDS[kind]).validate_python(data)
+            declared: Any = TypeAdapter(KINDS[kind]).validate_python(data)
         except ValidationError as exc:
             if isinstance(data.get("name"), str):
                 self.broken.add(data["name"])
@@ -233,20 +234,21 @@ class _Loader:
     def _prompt_template(self, prompt: Prompt, file: Path) -> PromptTemplate | None:
         main = file.parent / (prompt.template or f"{prompt.name}.jinja")
         offline = file.parent / (prompt.offline or f"{prompt.name}.offline.jinja")
-        sources = [self._read_beside(file, main, "template"), self._read_beside(file, offline, "offline")]
-        if sources[0] is None or sources[1] is None:
+        text = self._read_beside(file, main, "template")
+        offline_text = self._read_beside(file, offline, "offline")
+        if text is None or offline_text is None:
             return None
         env = templates.sandbox()
         ok = True
-        for path, text in zip((main, offline), sources, strict=False):
+        for path, source in ((main, text), (offline, offline_text)):
             try:
-                env.parse(text)
-            except Exception as exc:  # jinja2.TemplateSyntaxError; kept broad to report, never crash, a load
-                self.problem(path, getattr(exc, "lineno", None), f"Jinja syntax error: {getattr(exc, 'message', exc)}")
+                env.parse(source)
+            except jinja2.TemplateSyntaxError as exc:
+                self.problem(path, exc.lineno, f"Jinja syntax error: {exc.message}")
                 ok = False
         if not ok:
             return None
-        return PromptTemplate(main, sources[0], offline, sources[1], _digest(repr(prompt), *sources))
+        return PromptTemplate(main, text, offline, offline_text, _digest(repr(prompt), text, offline_text))
 
     def _read_beside(self, declaration: Path, path: Path, key: str) -> str | None:
         try:
