@@ -49,8 +49,11 @@ class DeclarationError(FeaturekitError):
         super().__init__(head)
 
 
-class NotFoundError(FeaturekitError):
-    """An unknown name; suggests the closest known one."""
+class NotFoundError(FeaturekitError, KeyError):
+    """An unknown name; suggests the closest known one.
+
+    Also a KeyError, so mapping idioms (`row.get(name)`, `name in row`) behave as usual.
+    """
 
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         self.kind, self.name = kind, name
@@ -61,6 +64,9 @@ class NotFoundError(FeaturekitError):
         if not hint and self.known:
             hint = f"; known: {', '.join(self.known[:10])}"
         super().__init__(f"unknown {kind} {name!r}{hint}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 class InputError(FeaturekitError):

@@ -1,0 +1,57 @@
+"""Results are typed, ordered, complete, and readable in a terminal and a notebook."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import featurekit
+
+from .conftest import AS_OF
+
+
+def test_row_is_a_read_only_mapping(store):
+    row = store.get("customer_orders", "C00042", as_of=AS_OF)
+    assert isinstance(row, featurekit.FeatureRow)
+    assert row.entity_id == "C00042"
+    assert list(row) == [f.name for f in store.catalog.view("customer_orders").features]
+    assert row.get("nope") is None and "order_count" in row and "nope" not in row
+    with pytest.raises(featurekit.NotFoundError, match="did you mean 'total_spend'"):
+        row["total_spnd"]
+    assert repr(row).startswith("<FeatureRow customer_orders[C00042]: order_count=")
+    assert "<table>" in row._repr_html_()
+
+
+def test_frame_exports(store):
+    frame = store.get("customer_orders", ["C00042", "C00099"], as_of=AS_OF)
+    df = frame.to_pandas()
+    assert isinstance(df, pd.DataFrame) and list(df["customer_id"]) == ["C00042", "C00099"]
+    assert str(df["order_count"].dtype) == "int64"
+    dicts = frame.to_dicts()
+    assert dicts[1]["order_count"] == 0 and dicts[1]["last_order"] is None
+    assert isinstance(dicts[0]["last_order"], dt.date)
+    assert frame["C00042"]["order_count"] == dicts[0]["order_count"]
+    doc = frame.to_json()
+    assert doc["rows"][0]["last_order"] == dicts[0]["last_order"].isoformat()
+    assert doc["provenance"]["queries_run"] == 1
+
+
+def test_frame_repr_and_html_are_readable(store):
+    frame = store.get("customer_orders", [f"C{i:05d}" for i in range(1, 13)], as_of=AS_OF)
+    text = repr(frame)
+    assert text.splitlines()[0].startswith("<FeatureFrame customer_orders: 12 rows × 7 features, duckdb, 1 queries")
+    assert "... 2 more" in text
+    html = frame._repr_html_()
+    assert html.count("<tr>") == 13 and "<caption>customer_orders · 12 rows" in html
+
+
+def test_html_escapes_values(store):
+    frame = store.get("customer_orders", ["C00042"], as_of=AS_OF)
+    hostile = frame.table.set_column(
+        frame.table.schema.get_field_index("top_category"), "top_category", pa.array(["<script>x</script>"])
+    )
+    html = featurekit.FeatureFrame(frame.view, frame.key, hostile, frame.provenance)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
