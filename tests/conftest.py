@@ -50,3 +50,4 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
 
 # --- Athena over HTTP (moto server + recording proxy); the fixtures live in tests/athena_fixtures.py ---
 from tests.athena_fixtures import _moto_server, athena_fake  # noqa: E402, F401
+from tests.bedrock_fixtures import aws_env, bedrock, converse_fake, no_backoff  # noqa: E402, F401

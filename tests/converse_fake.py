@@ -228,7 +228,10 @@ class ConverseFake:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="converse-fake").start()
+        # A short poll interval: shutdown() waits for the loop to notice, 0.5 s per test by default.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True, name="converse-fake"
+        ).start()
         return self
 
     def stop(self) -> None:

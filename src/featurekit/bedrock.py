@@ -41,6 +41,10 @@ USAGE_KEYS = {
 }
 
 
+_SESSIONS: dict[str | None, Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class BedrockSettings:
     """Resolved connection settings; `model` overrides the prompt's declared model when set."""
@@ -205,11 +209,17 @@ class BedrockProvider:
             read_timeout=s.read_timeout,
             user_agent_extra="featurekit",
         )
-        try:
-            session = boto3.Session(profile_name=s.profile) if s.profile else boto3.Session()
-        except Exception as exc:  # botocore.exceptions.ProfileNotFound, kept broad: any session error is config
-            raise ConfigError("bedrock profile", str(exc)) from None
-        return session.client("bedrock-runtime", endpoint_url=s.endpoint_url, config=config)
+        with _SESSIONS_LOCK:
+            # One session per profile: a new session re-reads botocore's service models (~0.3 s per client).
+            # Sessions are not thread-safe, so clients are created under the lock; clients themselves are.
+            session = _SESSIONS.get(s.profile)
+            if session is None:
+                try:
+                    session = boto3.Session(profile_name=s.profile) if s.profile else boto3.Session()
+                except Exception as exc:  # botocore.exceptions.ProfileNotFound; any session error is config
+                    raise ConfigError("bedrock profile", str(exc)) from None
+                _SESSIONS[s.profile] = session
+            return session.client("bedrock-runtime", endpoint_url=s.endpoint_url, config=config)
 
     # -- the Provider protocol -------------------------------------------------------------------------------
 

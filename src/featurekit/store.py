@@ -24,7 +24,7 @@ from .catalog import Catalog
 from .engines import DuckDBEngine, Engine, QueryStats
 from .errors import ConfigError, NotFoundError
 from .llm import Provider, get_provider
-from .notes import Note, write_note
+from .notes import Note, NoteCache, write_note
 from .prompts import RenderedPrompt, render_prompt
 from .render import RenderedQuery, Renderer, parse_as_of
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
@@ -70,6 +70,8 @@ class FeatureStore:
             engine = open_engine(engine, **engine_settings)
         self.engine: Engine = engine
         self.cache: FeatureCache | None = (FeatureCache() if cache is True else cache) or None
+        # Notes are cached too (TTL 1 h): a model call costs tokens and seconds, a repeat lookup should not.
+        self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql)
         self.session_queries: list[QueryStats] = []
 
@@ -191,8 +193,14 @@ class FeatureStore:
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
+        grounding: str = "warn",
     ) -> Note:
-        """A note written from the entity's features, with the facts it rests on."""
+        """A note written from the entity's features, with the facts it rests on and a grounding report.
+
+        `grounding` is the policy for numbers no fact supports: warn, retry (once) or fallback (offline note).
+        If the model call fails, LLMError is raised with `partial` holding the features and rendered prompt.
+        """
         rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)
         chosen = get_provider(provider) if isinstance(provider, str) else provider
-        return write_note(rendered, chosen)
+        cache = self.note_cache if use_cache else None
+        return write_note(rendered, chosen, grounding=grounding, cache=cache)
