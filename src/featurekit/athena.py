@@ -12,6 +12,7 @@ reason; a timeout stops the query on the server before QueryTimeout is raised.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -31,6 +32,8 @@ from .errors import ConfigError, QueryError, QueryThrottled, QueryTimeout
 from .render import RenderedQuery
 
 log = logging.getLogger("featurekit.athena")
+# A library logs, the application configures: without this, warnings would reach stderr via lastResort.
+log.addHandler(logging.NullHandler())
 
 THROTTLING_CODES = ("ThrottlingException", "TooManyRequestsException")
 #: Athena result types that map to one Arrow type; anything else is inferred from the values.
@@ -183,7 +186,8 @@ class AthenaEngine:
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
-        self._check_settings()
+        # Checked on the first query, not here: rendering SQL (`featurekit render --engine athena`) needs no AWS.
+        self._checked = False
         self._local = threading.local()
         self._lock = threading.Lock()
         self._queries: list[QueryStats] = []
@@ -219,7 +223,10 @@ class AthenaEngine:
     def url(self) -> sa.URL:
         s = self.settings
         return sa.URL.create(
-            f"awsathena+{s.driver}", host=f"athena.{s.region}.amazonaws.com", port=443, database=s.schema_name
+            f"awsathena+{s.driver}",
+            host=f"athena.{s.region or 'us-east-1'}.amazonaws.com",
+            port=443,
+            database=s.schema_name,
         )
 
     def connect_args(self) -> dict[str, Any]:
@@ -324,6 +331,9 @@ class AthenaEngine:
 
     def _run(self, statement: Any, params: dict[str, Any], label: str, *, fetch: bool = True) -> tuple[_Outcome, float]:
         timeout = self.settings.query_timeout
+        if not self._checked:
+            self._check_settings()
+            self._checked = True
         local = self._local
         local.query_id, local.execution = None, None
         start = time.perf_counter()
@@ -332,13 +342,14 @@ class AthenaEngine:
             with self.sa.connect() as conn:
                 result = conn.execution_options(on_start_query_execution=self._started).execute(statement, params)
                 cursor = result.cursor
-                if not fetch:
-                    table = pa.table({})
-                elif self.settings.driver == "arrow":
-                    table = cursor.as_arrow()
-                else:
-                    table = rows_to_arrow(cursor.description, [tuple(r) for r in result.fetchall()])
-                outcome = _Outcome.of(cursor, table)
+                # Read the statistics first: SQLAlchemy closes the cursor once all rows are fetched.
+                outcome = _Outcome.of(cursor, pa.table({}))
+                if fetch and self.settings.driver == "arrow":
+                    outcome = dataclasses.replace(outcome, table=cursor.as_arrow())
+                elif fetch:
+                    description = cursor.description
+                    rows = [tuple(r) for r in result.fetchall()]
+                    outcome = dataclasses.replace(outcome, table=rows_to_arrow(description, rows))
         except _Deadline:
             query_id = local.query_id
             self._stop(query_id)
@@ -378,7 +389,7 @@ class AthenaEngine:
         from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
         local = self._local
-        query_id = local.query_id
+        query_id = getattr(local, "query_id", None)
         cause: BaseException | None = exc.orig
         while cause is not None and not isinstance(
             cause, (ClientError, NoCredentialsError, PartialCredentialsError, NoRegionError)
