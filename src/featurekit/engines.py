@@ -174,7 +174,7 @@ class DuckDBEngine:
         start = time.perf_counter()
         try:
             with self.sa.connect() as conn:
-                result = conn.execute(query.statement(), dict(query.params))
+                result = conn.execute(query.statement(), query.bind_values())
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
                     table = result.cursor.to_arrow_table()

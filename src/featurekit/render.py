@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,12 @@ from . import adapt, templates
 from .catalog import Catalog
 from .declarations import Entity, Parameter, Table, View
 from .errors import InputError, InvalidEntityId, NotFoundError
+
+# `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see adapt.py).
+_EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
+
+#: The range of a declared int (Athena and DuckDB BIGINT).
+INT64 = (-(2**63), 2**63 - 1)
 
 #: How a table name becomes SQL for one engine (quoting, database prefix).
 TableSql = Callable[[Table], str]
@@ -45,9 +52,18 @@ class RenderedQuery:
     def entity_ids(self) -> tuple[Any, ...]:
         return tuple(self.params["entity_ids"])
 
+    @property
+    def ids_expand(self) -> bool:
+        """Whether `entity_ids` expands to one bind per ID (`IN :entity_ids`) or binds as one list value."""
+        return _EXPANDING_IDS.search(self.sql) is not None
+
     def statement(self) -> TextClause:
-        """The SQLAlchemy statement; `entity_ids` expands to one bind per ID."""
-        return text(self.sql).bindparams(bindparam("entity_ids", expanding=True))
+        """The SQLAlchemy statement; `IN :entity_ids` expands to one bind per ID, any other use is one list."""
+        return text(self.sql).bindparams(bindparam("entity_ids", expanding=self.ids_expand))
+
+    def bind_values(self) -> dict[str, Any]:
+        """The values to execute `statement()` with (a list bind gets a list, which DuckDB binds as LIST)."""
+        return {**self.params, "entity_ids": list(self.params["entity_ids"])}
 
     def with_ids(self, ids: Iterable[Any]) -> RenderedQuery:
         """The same query for other IDs (already validated), e.g. one chunk of a batch."""
@@ -102,11 +118,12 @@ def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
     """Check every ID against the entity's pattern; keep the first occurrence of each."""
     if isinstance(ids, (str, int)):
         ids = [ids]
-    pattern = re.compile(entity.pattern)
+    # ASCII: `\d` means 0-9 as in Athena's (Java) regexes, so look-alike digits (`C٠٠٠٤٢`, `C０００４２`) fail.
+    pattern = re.compile(entity.pattern, re.ASCII)
     seen: dict[Any, None] = {}
     for raw in ids:
         value = raw
-        if entity.key_type == "int" and isinstance(raw, str) and raw.isdigit():
+        if entity.key_type == "int" and isinstance(raw, str) and re.fullmatch(r"[0-9]+", raw):
             value = int(raw)
         wanted = int if entity.key_type == "int" else str
         if isinstance(value, bool) or not isinstance(value, wanted) or not pattern.fullmatch(str(value)):
@@ -125,7 +142,7 @@ def parse_as_of(value: dt.date | str | None) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -153,16 +170,20 @@ def coerce(param: Parameter, value: Any) -> Any:
     where = param.name
     try:
         if param.type == "int":
-            if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InputError(where, f"{value!r} is not an int")
+            if not INT64[0] <= value <= INT64[1]:
+                raise InputError(where, f"{value!r} is outside the 64-bit integer range (BIGINT)")
         elif param.type == "float":
             if isinstance(value, str):
                 value = float(value)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InputError(where, f"{value!r} is not a float")
             value = float(value)
+            if not math.isfinite(value):  # NaN would slip past min/max: every comparison with it is false
+                raise InputError(where, f"{value!r} is not a finite number")
         elif param.type == "bool":
             if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
                 value = value.lower() in ("true", "1", "yes")

@@ -18,8 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import batch
 from . import catalog as catalog_mod
-from .cache import FeatureCache
+from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import Catalog
 from .engines import DuckDBEngine, Engine, QueryStats
 from .errors import ConfigError, NotFoundError
@@ -57,8 +58,13 @@ class FeatureStore:
         engine: Engine | str = "duckdb",
         data: str | os.PathLike[str] | None = None,
         cache: FeatureCache | bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+        chunk_size: int | None = None,
+        max_concurrency: int | None = None,
         **engine_settings: Any,
     ) -> None:
+        """`cache_dir` (or FEATUREKIT_CACHE_DIR) keeps the cache on disk too; `chunk_size` caps the IDs per
+        query (Athena: also capped by its 262,144-byte query limit) and `max_concurrency` the queries at once."""
         self.catalog = catalog if isinstance(catalog, Catalog) else catalog_mod.load(catalog)
         if isinstance(engine, str):
             if data is not None:
@@ -69,7 +75,12 @@ class FeatureStore:
                 engine_settings["data"] = data
             engine = open_engine(engine, **engine_settings)
         self.engine: Engine = engine
-        self.cache: FeatureCache | None = (FeatureCache() if cache is True else cache) or None
+        if cache is True:
+            cache = FeatureCache(path=default_cache_dir(cache_dir))
+        self.cache: FeatureCache | None = cache or None
+        self.chunk_size, self.max_concurrency = chunk_size, max_concurrency
+        # One bucket per store: concurrent get_frame calls share Athena's StartQueryExecution budget.
+        self._bucket: batch.TokenBucket | None = None
         # Notes are cached too (TTL 1 h): a model call costs tokens and seconds, a repeat lookup should not.
         self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql)
@@ -82,6 +93,8 @@ class FeatureStore:
         self.close()
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.flush()
         self.engine.close()
 
     def render(
@@ -115,32 +128,65 @@ class FeatureStore:
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
+        progress: batch.Progress | bool | None = None,
     ) -> FeatureFrame:
-        """Features of many entities as a FeatureFrame."""
+        """Features of many entities as a FeatureFrame.
+
+        The IDs the cache misses are split into chunks that run in parallel; `progress` is a callback
+        `(entities done, total)` after each chunk, or True for a rich progress bar (terminal or Jupyter).
+        """
+        if progress is True:
+            with batch.rich_progress(f"{view}: querying", min_entities=1) as bar:
+                return self.get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
+        report = progress or None
         start = time.perf_counter()
         query = self.render(view, ids, as_of=as_of, params=params)
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
         self.engine.prepare(self.catalog.table(t) for t in query.tables)
+        schema = arrow_schema(decl, entity.key, entity.key_type)
         queries: list[QueryStats] = []
 
         def run(missing: Sequence[Any]) -> pa.Table:
-            result, stats = self.engine.execute(query.with_ids(missing))
-            queries.append(stats)
-            self.session_queries.append(stats)
-            return typed(decl, entity.key, entity.key_type, missing, result)
+            plan = batch.plan(
+                missing,
+                query.sql,
+                dialect=self.engine.dialect,
+                chunk_size=self.chunk_size,
+                max_concurrency=self.max_concurrency,
+                max_query_bytes=getattr(self.engine, "max_query_bytes", None),
+            )
+            if plan.starts_per_second and self._bucket is None:
+                self._bucket = batch.TokenBucket(plan.starts_per_second, burst=float(plan.max_concurrency))
+            results = batch.run_chunks(
+                plan, lambda chunk: self.engine.execute(query.with_ids(chunk)), progress=report, bucket=self._bucket
+            )
+            for _, stats in results:
+                queries.append(stats)
+                self.session_queries.append(stats)
+            tables = [
+                typed(decl, entity.key, entity.key_type, c, r) for c, (r, _) in zip(plan.chunks, results, strict=True)
+            ]
+            return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
         ids_in_order = query.entity_ids
         hits = 0
         if self.cache is not None and use_cache:
             prefix = self._cache_prefix(query)
 
-            def fetch(missing: list[Hashable]) -> dict[Hashable, Any]:
-                return {row[entity.key]: row for row in run(missing).to_pylist()}
+            def fetch(missing: list[Hashable]) -> Fetched:
+                table = run(missing)
+                mine = queries[:]  # only this fetch ran queries; their cost is what a later hit saves
+                return Fetched(
+                    {entity_id: (table, n) for n, entity_id in enumerate(missing)},
+                    scanned_bytes=sum(q.scanned_bytes or 0 for q in mine),
+                    cost_usd=sum(q.cost_usd or 0.0 for q in mine),
+                )
 
-            rows, hits = self.cache.lookup(prefix, ids_in_order, fetch)
-            schema = arrow_schema(decl, entity.key, entity.key_type)
-            table = pa.Table.from_pylist([rows[i] for i in ids_in_order], schema=schema)
+            codec = batch.RowCodec(schema) if self.cache.path is not None else None
+            refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
+            # Rows stay in the tables the queries returned; one take() puts them in the order asked.
+            table = batch.assemble([refs[i] for i in ids_in_order])
         else:
             table = run(ids_in_order)
         provenance = Provenance(
