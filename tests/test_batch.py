@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -207,3 +208,24 @@ def test_cache_lookup_without_a_codec_never_touches_disk(tmp_path):
     cache = FeatureCache(path=tmp_path)
     assert cache.lookup(("p",), ["a"], lambda ids: {i: i for i in ids}) == ({"a": "a"}, 0)
     assert cache.stats().disk_entries == 0
+
+
+def test_cli_reads_ids_from_a_file_and_reports_the_disk_cache(cli, sample_dir, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("C00042\nC00007\n\nC00042\n")
+    args = ["--data", sample_dir, "--cache-dir", tmp_path / "cache", "--as-of", AS_OF.isoformat()]
+    code, out, _ = cli("get", "customer_orders", "--ids-from", ids, "-f", "json", *args)
+    assert code == 0
+    first = json.loads(out)
+    assert [r["customer_id"] for r in first["rows"]] == ["C00042", "C00007"]
+    assert first["provenance"]["queries_run"] == 1
+    code, out, _ = cli("get", "customer_orders", "C00007", "-f", "json", *args)  # a new process would do the same
+    assert json.loads(out)["provenance"]["queries_run"] == 0
+    code, out, _ = cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")
+    stats = json.loads(out)
+    assert code == 0
+    assert (stats["hits"], stats["misses"], stats["disk_entries"], stats["queries_avoided"]) == (1, 2, 2, 1)
+    assert cli("cache", "clear", "--cache-dir", tmp_path / "cache")[0] == 0
+    assert json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])["disk_entries"] == 0
+    code, _, err = cli("cache", "stats")
+    assert code != 0 and "--cache-dir" in err

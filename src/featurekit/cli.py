@@ -14,9 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from . import batch
 from . import catalog as catalog_mod
+from .cache import ENV_CACHE_DIR, FeatureCache
 from .catalog import ENGINES, Catalog
-from .errors import ConfigError, DeclarationError, FeaturekitError, InputError, NotFoundError
+from .errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from .results import FeatureFrame, jsonable
 from .store import FeatureStore
 
@@ -132,23 +134,66 @@ def render(
     )
 
 
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", envvar=ENV_CACHE_DIR, help="Keep featurekit's cache on disk in this folder."),
+]
+#: Batches this large get a progress bar on a terminal (smaller ones finish before a bar would help).
+PROGRESS_MIN_ENTITIES = 10_000
+
+
+def _read_ids(ids: list[str] | None, ids_from: Path | None) -> list[str]:
+    given = list(ids or [])
+    if ids_from is not None:
+        try:
+            text = sys.stdin.read() if str(ids_from) == "-" else ids_from.read_text()
+        except OSError as exc:
+            raise InputError("--ids-from", f"cannot read {ids_from}: {exc.strerror or exc}") from None
+        given += [line.strip() for line in text.splitlines() if line.strip()]
+    if not given:
+        raise InputError("ids", "no IDs given; pass them as arguments or with --ids-from FILE")
+    return given
+
+
 @app.command()
 def get(
     view: str,
-    ids: Annotated[list[str], typer.Argument(help="Entity IDs.")],
+    ids: Annotated[list[str] | None, typer.Argument(help="Entity IDs.")] = None,
+    ids_from: Annotated[
+        Path | None, typer.Option("--ids-from", help="Read more IDs from a file, one per line ('-' for stdin).")
+    ] = None,
     as_of: AsOfOpt = None,
     param: ParamOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass featurekit's cache.")] = False,
+    cache_dir: CacheDirOpt = None,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", min=1, help="Most IDs per query.")] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", min=1, help="Most queries running at once.")
+    ] = None,
     engine: EngineOpt = "duckdb",
     catalog: CatalogOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """Get features for one or more entities."""
+    """Get features for one or more entities (a progress bar shows for large batches on a terminal)."""
     if format not in ("table", "json", "csv"):
         raise InputError("--format", f"{format!r} is not one of table, json, csv")
-    with _store(catalog, engine, data) as store:
-        frame = store.get_frame(view, ids, as_of=as_of, params=_params(param), use_cache=not no_cache)
+    wanted = _read_ids(ids, ids_from)
+    settings = {"cache_dir": cache_dir, "chunk_size": chunk_size, "max_concurrency": max_concurrency}
+    with (
+        _store(catalog, engine, data, **settings) as store,
+        batch.rich_progress(f"{view}: querying", console=err, min_entities=PROGRESS_MIN_ENTITIES) as bar,
+    ):
+        frame = store.get_frame(
+            view,
+            wanted,
+            as_of=as_of,
+            params=_params(param),
+            use_cache=not no_cache,
+            progress=bar if err.is_terminal else None,
+        )
+        if store.cache is not None and store.cache.path is not None and format == "table":
+            err.print(f"cache ({store.cache.path}): {store.cache.stats()}", markup=False)
     if format == "json":
         out.print(json.dumps(frame.to_json(), indent=2), markup=False)
     elif format == "csv":
@@ -206,22 +251,148 @@ def note(
     as_of: AsOfOpt = None,
     param: ParamOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    provider: Annotated[
+        str, typer.Option("--provider", envvar="FEATUREKIT_PROVIDER", help="offline (default) or bedrock.")
+    ] = "offline",
+    stream: Annotated[bool, typer.Option("--stream", help="Print the model's text as it arrives (bedrock).")] = False,
+    grounding: Annotated[
+        str, typer.Option("--grounding", help="Numbers no fact supports: warn, retry (once) or fallback (offline).")
+    ] = "warn",
+    model: Annotated[str | None, typer.Option("--model", help="Bedrock model or inference profile ID.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Bedrock region (else AWS_REGION).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile for Bedrock.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="Bedrock runtime endpoint.")] = None,
     engine: EngineOpt = "duckdb",
     catalog: CatalogOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """Write a note per entity from its features (offline writer by default)."""
+    """Write a note per entity from its features (offline writer by default), with a grounding report."""
+    from .llm import PROVIDERS, get_provider
+    from .notes import Note
+
     if format not in ("text", "json"):
         raise InputError("--format", f"{format!r} is not one of text, json")
+    if provider not in PROVIDERS:
+        raise NotFoundError("provider", provider, PROVIDERS)
+    streamed: list[str] = []
+
+    def show_chunk(chunk: str) -> None:
+        if not streamed:
+            out.print("[dim](streaming)[/dim]")
+        streamed.append(chunk)
+        out.print(chunk, end="", markup=False)
+
+    settings: dict[str, Any] = {}
+    if provider == "bedrock":
+        settings = {"model": model, "region": region, "profile": profile, "endpoint_url": endpoint_url}
+        if stream:
+            settings.update(stream=True, on_text=show_chunk if format == "text" else None)
+    writer = get_provider(provider, **settings)
+    written: list[dict[str, Any]] = []
+    failed = 0
     with _store(catalog, engine, data) as store:
-        notes = [store.note(prompt, entity_id, as_of=as_of, params=_params(param)) for entity_id in ids]
+        for entity_id in ids:
+            streamed.clear()
+            if format == "text":
+                out.print(f"[bold]{entity_id}[/bold]")
+            try:
+                n: Note = store.note(
+                    prompt, entity_id, provider=writer, as_of=as_of, params=_params(param), grounding=grounding
+                )
+            except LLMError as exc:
+                failed += 1
+                _note_failure(entity_id, exc, format, written, bool(streamed))
+                continue
+            if format == "json":
+                written.append(n.to_json())
+            else:
+                _print_note(n, "".join(streamed))
     if format == "json":
-        out.print(json.dumps([n.to_json() for n in notes], indent=2), markup=False)
-        return
-    for n in notes:
-        label = "offline note — deterministic template, no LLM" if n.offline else f"{n.provider} · {n.model}"
-        out.print(f"[bold]{n.prompt.entity_id}[/bold] [dim]({label})[/dim]")
+        out.print(json.dumps(written, indent=2), markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_note(n: Any, streamed: str) -> None:
+    label = "offline note — deterministic template, no LLM" if n.offline else f"{n.provider} · {n.model}"
+    if streamed:
+        out.print()
+    if streamed.strip() != n.text:
         out.print(n.text, markup=False)
+    c = n.completion
+    parts = [label]
+    if n.grounding_action != "none":
+        parts.append(f"grounding: {n.grounding_action}")
+    if n.cached:
+        parts.append("from the note cache")
+    if not n.offline:
+        parts.append(f"stop {c.stop_reason}")
+        usage = c.usage
+        if usage:
+            shown = ", ".join(f"{k.removesuffix('_tokens')} {v}" for k, v in usage.items())
+            parts.append(f"tokens: {shown}")
+        else:
+            parts.append("tokens: not reported")
+        if c.latency_ms is not None:
+            parts.append(f"latency {c.latency_ms:.0f} ms")
+        if c.attempts and c.attempts > 1:
+            parts.append(f"{c.attempts} attempts")
+    out.print("· " + " · ".join(parts), markup=False)
+    if n.grounding is not None:
+        for line in n.grounding.lines():
+            out.print(line, markup=False)
+
+
+def _note_failure(entity_id: str, exc: Any, format: str, written: list[dict[str, Any]], streamed: bool) -> None:
+    """The features are still printed (stdout); one line says what failed and what to do (stderr)."""
+    partial = exc.partial
+    line = " ".join(str(exc).split())
+    if format == "json":
+        entry = partial.to_json() if partial is not None else {"entity_id": entity_id}
+        entry["error"] = {"code": exc.code, "message": line, "hint": exc.hint}
+        written.append(entry)
+    else:
+        if streamed:
+            out.print()
+        if partial is not None:
+            out.print(f"features (kept; no note was written):\n{partial.prompt.facts}", markup=False)
+    err.print(f"error: {entity_id}: {line}", markup=False)
+
+
+cache_app = typer.Typer(help="featurekit's on-disk cache: statistics and clearing.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _disk_cache(cache_dir: Path | None) -> FeatureCache:
+    if cache_dir is None:
+        raise ConfigError("--cache-dir", f"no disk cache chosen; pass --cache-dir DIR or set {ENV_CACHE_DIR}")
+    return FeatureCache(path=cache_dir)
+
+
+@cache_app.command("stats")
+def cache_stats(
+    cache_dir: CacheDirOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk cache."""
+    cache = _disk_cache(cache_dir)
+    try:
+        stats = cache.stats()
+    finally:
+        cache.close()
+    if format == "json":
+        out.print(json.dumps(stats.to_dict(), indent=2), markup=False)
+    else:
+        out.print(f"cache {cache.path}: {stats}", markup=False)
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: CacheDirOpt = None) -> None:
+    """Delete every entry and counter in the disk cache."""
+    cache = _disk_cache(cache_dir)
+    cache.clear()
+    cache.close()
+    out.print(f"cleared {cache.path}", markup=False)
 
 
 @app.command()
