@@ -1,0 +1,288 @@
+"""Hardening (issue 7): hostile entity IDs and parameter values, on DuckDB and on the Athena path.
+
+Every value is either rejected with a typed error naming the parameter, or bound so that the query
+returns exactly what equality with that literal returns, computed here in Python from the rows. On
+the Athena path the SQL text the server received is parsed with sqlglot: each value must be exactly
+one literal equal to the input, and the statement must otherwise be the catalog SQL unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlglot import exp
+
+import featurekit
+from featurekit.errors import FeaturekitError, InputError, InvalidEntityId
+from tests.athena_fixtures import AthenaFake
+from tests.conftest import AS_OF
+from tests.hardening_support import AWKWARD, expected_probe, probe_rows, tried, write_probe_catalog
+from tests.oracle import customer_orders, read_orders
+
+PARAMS = ("label", "min_score", "until", "flag", "qty")
+ROWS = probe_rows()
+KNOWN_IDS = sorted({r["thing_id"] for r in ROWS})
+
+# -- strategies ---------------------------------------------------------------------------------
+
+_piece = (
+    st.sampled_from(AWKWARD)
+    | st.sampled_from(["'", "\\", "--", "/*", "*/", ";", "\x00", "%", ":", "Ｃ", "С", "٤", "２", "\n"])
+    | st.text(max_size=4)
+)
+hostile = st.lists(_piece, max_size=6).map("".join)
+very_long = st.builds(lambda s, n: (s or "'") * n, st.sampled_from(AWKWARD), st.integers(1_000, 4_000))
+text_value = hostile | very_long | st.sampled_from(AWKWARD)
+not_a_value = st.none() | st.lists(st.integers(), max_size=2) | st.just({"x": 1}) | st.just(b"bytes")
+
+label_values = text_value | st.integers() | st.floats() | not_a_value
+score_values = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(-2.5, 2.5)
+    | st.integers(-(10**7), 10**7)
+    | st.sampled_from(["1.5", " -0.25 ", "nan", "inf", "-inf", "1e309", "0x10", "1_000", "1e6", "1000001"])
+    | text_value
+    | st.booleans()
+    | not_a_value
+)
+date_values = (
+    st.dates()
+    | st.datetimes()
+    | st.dates().map(dt.date.isoformat)
+    | st.sampled_from(["2026-02-30", "2026-1-5", "２０２６-01-01", "2026-01-01' OR '1'='1", "2026-01-01\n"])
+    | text_value
+    | st.integers()
+    | not_a_value
+)
+bool_values = (
+    st.booleans()
+    | st.sampled_from(["true", "FALSE", "1", "0", "yes", "No", "ｔｒｕｅ", "true;", "true --"])
+    | st.integers(0, 1)
+    | text_value
+    | not_a_value
+)
+int_values = (
+    st.integers(-2, 4)
+    | st.integers()
+    | st.integers(min_value=2**62, max_value=2**80)
+    | st.integers(max_value=-(2**62), min_value=-(2**80))
+    | st.sampled_from(["3", " -1 ", "+2", "１", "٣", "3.0", "3; --", "0x3", "9" * 30])
+    | st.floats()
+    | st.booleans()
+    | text_value
+    | not_a_value
+)
+param_sets = st.fixed_dictionaries(
+    {},
+    optional={
+        "label": label_values,
+        "min_score": score_values,
+        "until": date_values,
+        "flag": bool_values,
+        "qty": int_values,
+    },
+)
+probe_ids = st.lists(st.sampled_from(KNOWN_IDS) | text_value, min_size=1, max_size=5)
+DEFAULTS: dict[str, Any] = {"label": "plain", "min_score": 0.0, "until": dt.date(2026, 12, 31), "flag": True, "qty": 0}
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def accepted_value(name: str, raw: Any) -> Any:
+    """The value an accepted parameter must have been bound as (an independent reading of the input)."""
+    if name == "label":
+        assert isinstance(raw, str)
+        return raw
+    if name == "min_score":
+        assert not isinstance(raw, bool) and isinstance(raw, (int, float, str))
+        value = float(raw)
+        assert math.isfinite(value) and -1_000_000 <= value <= 1_000_000, f"min_score accepted {raw!r}"
+        return value
+    if name == "until":
+        if isinstance(raw, dt.datetime):
+            return raw.date()
+        if isinstance(raw, dt.date):
+            return raw
+        assert isinstance(raw, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw), f"until accepted {raw!r}"
+        return dt.date.fromisoformat(raw)
+    if name == "flag":
+        if isinstance(raw, bool):
+            return raw
+        assert isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"), raw
+        return raw.lower() in ("true", "1", "yes")
+    assert name == "qty"
+    assert not isinstance(raw, bool) and isinstance(raw, (int, str)), f"qty accepted {raw!r}"
+    if isinstance(raw, str):
+        assert re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw), f"qty accepted {raw!r}"
+    value = int(raw)
+    assert INT64[0] <= value <= INT64[1], f"qty accepted {raw!r}, outside BIGINT"
+    return value
+
+
+def check_rejection(error: FeaturekitError, ids: list[Any], params: dict[str, Any]) -> None:
+    """A rejection must be an InputError naming the parameter (or the entity ID) and be one line."""
+    assert isinstance(error, InputError), f"{type(error).__name__}: {error}"
+    assert "\n" not in str(error).replace(repr("\n")[1:-1], ""), str(error)
+    if isinstance(error, InvalidEntityId):
+        assert error.parameter == "thing id"
+        assert any(not isinstance(i, str) or not i for i in ids), f"a valid ID list was rejected: {ids!r}"
+        return
+    assert error.parameter in PARAMS, error.parameter
+    assert str(error).startswith(f"{error.parameter}: ")
+    raw = params.get(error.parameter)
+    # Rejected means an independent reading also refuses it.
+    with pytest.raises((AssertionError, ValueError, TypeError, OverflowError)):
+        accepted_value(error.parameter, raw)
+
+
+def expectation(ids: list[Any], params: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    values = {name: accepted_value(name, params[name]) if name in params else DEFAULTS[name] for name in PARAMS}
+    unique = list(dict.fromkeys(ids))
+    assert all(isinstance(i, str) and i for i in unique)
+    return unique, values
+
+
+# -- DuckDB -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[featurekit.FeatureStore, Path]]:
+    catalog, data = write_probe_catalog(tmp_path_factory.mktemp("probe"))
+    with featurekit.FeatureStore(catalog, data=data, cache=False) as store:
+        yield store, catalog
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(ids=probe_ids, params=param_sets)
+def test_duckdb_every_value_is_rejected_or_bound_as_an_equal_literal(probe: Any, ids: list[Any], params: Any) -> None:
+    tried("injection: DuckDB, hostile IDs x 5 parameter types")
+    store, _ = probe
+    try:
+        frame = store.get_frame("probe", ids, params=params)
+    except FeaturekitError as error:
+        check_rejection(error, ids, params)
+        return
+    unique, values = expectation(ids, params)
+    assert frame.to_dicts() == expected_probe(ROWS, unique, values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(label=st.sampled_from(AWKWARD) | hostile)
+def test_duckdb_cli_strings_bind_the_same_way(probe: Any, label: str) -> None:
+    """`--param label=...` reaches the same bind: the CLI passes strings through to coercion untouched."""
+    tried("injection: DuckDB, string parameter through the CLI parser")
+    from featurekit.cli import _params
+
+    store, _ = probe
+    if "\x00" in label:
+        return  # argv cannot carry NUL
+    params = _params([f"label={label}"])
+    assert params == {"label": label}
+    frame = store.get_frame("probe", ["O'Brien"], params=params)
+    assert frame.to_dicts() == expected_probe(ROWS, ["O'Brien"], {**DEFAULTS, "label": label})
+
+
+@pytest.fixture(scope="module")
+def shipped(sample_dir: Path) -> Iterator[tuple[featurekit.FeatureStore, dict[str, Any]]]:
+    with featurekit.FeatureStore(data=sample_dir, cache=False) as store:
+        yield store, customer_orders(read_orders(sample_dir), AS_OF)
+
+
+customer_ids = (
+    st.integers(1, 99_999).map(lambda n: f"C{n:05d}")
+    | st.sampled_from(["Ｃ00042", "С00042", "C0004２", "C٠٠٠٤٢", "C00042\n", "C00042 ", "c00042", "C000042", "C00042'"])
+    | st.builds(lambda cid, tail: cid + tail, st.sampled_from(["C00042", "C00007"]), hostile)
+    | text_value
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ids=st.lists(customer_ids, min_size=1, max_size=4))
+def test_shipped_entity_pattern_rejects_look_alikes(shipped: Any, ids: list[str]) -> None:
+    """Only ASCII `C` + five ASCII digits pass `^C\\d{5}$`: no fullwidth, Cyrillic or Arabic-Indic look-alikes."""
+    tried("injection: DuckDB, customer IDs against ^C\\d{5}$")
+    store, oracle = shipped
+    valid = all(re.fullmatch(r"C[0-9]{5}", i) for i in ids)
+    if not valid:
+        with pytest.raises(InvalidEntityId) as caught:
+            store.get_frame("customer_orders", ids, as_of=AS_OF)
+        assert caught.value.parameter == "customer id" and caught.value.entity == "customer"
+        return
+    frame = store.get_frame("customer_orders", ids, as_of=AS_OF)
+    for row in frame.to_dicts():
+        expected = oracle.get(row["customer_id"])
+        assert row["order_count"] == (expected["order_count"] if expected else 0)
+        assert row["total_spend"] == pytest.approx(expected["total_spend"] if expected else 0.0)
+
+
+# -- Athena -------------------------------------------------------------------------------------
+
+COUNTS = ("n", "n_label", "n_score", "n_day", "n_flag", "n_qty")
+PROBE_COLUMNS = [("thing_id", "varchar"), *((n, "bigint") for n in COUNTS), ("echo", "varchar")]
+
+
+def _literal_sql(value: Any) -> exp.Expression:
+    """How the value must appear in the received SQL: strings as one string literal holding exactly the value."""
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, dt.date):
+        return sqlglot.parse_one(f"DATE '{value.isoformat()}'", read="athena")
+    return sqlglot.parse_one(repr(value), read="athena")
+
+
+def _bind_values(template: exp.Expression, ids: list[str], values: dict[str, Any]) -> exp.Expression:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Placeholder):
+            return exp.In(this=node.this.copy(), expressions=[exp.Literal.string(i) for i in ids])
+        if isinstance(node, exp.Placeholder) and node.name in values:
+            return _literal_sql(values[node.name])
+        return node
+
+    return template.copy().transform(swap)
+
+
+def _strings(tree: exp.Expression) -> list[str]:
+    return [lit.this for lit in tree.find_all(exp.Literal) if lit.is_string]
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(ids=probe_ids, params=param_sets)
+def test_athena_each_value_arrives_as_exactly_one_equal_literal(
+    athena_fake: AthenaFake, probe: Any, ids: list[Any], params: Any
+) -> None:
+    tried("injection: Athena (moto), received SQL parsed with sqlglot")
+    _, catalog = probe
+    engine = athena_fake.engine()
+    with featurekit.FeatureStore(catalog, engine=engine, cache=False) as store:
+        try:
+            query = store.render("probe", ids, params=params)
+        except FeaturekitError as error:
+            check_rejection(error, ids, params)
+            return
+        unique, values = expectation(ids, params)
+        before = len(athena_fake.calls("StartQueryExecution"))
+        athena_fake.inject(PROBE_COLUMNS)
+        frame = store.get_frame("probe", ids, params=params)
+    starts = athena_fake.calls("StartQueryExecution")
+    assert len(starts) == before + 1
+    received = sqlglot.parse_one(starts[-1]["QueryString"], read="athena")
+    template = sqlglot.parse_one(query.sql, read="athena")
+    expected = _bind_values(template, unique, values)
+    # Every string value is one literal, equal to the input, in its place; nothing else changed.
+    assert _strings(received) == _strings(expected)
+    assert received.sql(dialect="athena") == expected.sql(dialect="athena")
+    assert list(frame.entity_ids) == unique and [r["n"] for r in frame.to_dicts()] == [0] * len(unique)
