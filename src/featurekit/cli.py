@@ -541,6 +541,12 @@ def schema_(
     out.print(schema_text(documents[f"{kind}.schema.json"]).rstrip(), markup=False)
 
 
+# Athena/DDL commands (ddl, setup, optimize) live in their own module.
+from .cli_athena import register as _register_athena_commands  # noqa: E402
+
+_register_athena_commands(app)
+
+
 def fail(message: str, code: int) -> NoReturn:
     err.print(f"error: {message}", markup=False)
     raise SystemExit(code)

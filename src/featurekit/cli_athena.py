@@ -1,0 +1,180 @@
+"""CLI commands for running on Athena: `ddl`, `setup`, `optimize`. Registered on the main app by cli.py.
+
+Settings come from the profile file / environment (see featurekit.config); errors are typed
+FeaturekitErrors, so the main entry point prints them as one line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import catalog as catalog_mod
+from . import config as config_mod
+from . import ddl as ddl_mod
+from .errors import InputError, NotFoundError
+
+out = Console(highlight=False, soft_wrap=True)
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", envvar=catalog_mod.ENV_CATALOG, help="Catalog folder (default: the shipped catalog)."),
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", envvar="FEATUREKIT_DATA", help="Data folder the local tables live in.")
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", envvar=config_mod.ENV_PROFILE, help="Profile name in featurekit.yaml.")
+]
+ProfileFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile-file", envvar=config_mod.ENV_PROFILE_FILE, help="Profile file (default ./featurekit.yaml)."
+    ),
+]
+
+
+def _settings(profile: str | None, profile_file: Path | None) -> config_mod.AthenaSettings:
+    settings = config_mod.resolve("athena", profile=profile, profile_path=profile_file)
+    assert isinstance(settings, config_mod.AthenaSettings)
+    return settings
+
+
+def _date(value: str | None, name: str, default: dt.date) -> dt.date:
+    if value is None:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(name, f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the Athena/DDL commands to `app`."""
+
+    @app.command()
+    def ddl(
+        table: str,
+        engine: Annotated[str, typer.Option("--engine", help="athena (CREATE EXTERNAL TABLE) or duckdb (view).")] = (
+            "athena"
+        ),
+        projection_range: Annotated[
+            str, typer.Option("--projection-range", help="Partition projection range for dt.")
+        ] = ddl_mod.DEFAULT_PROJECTION_RANGE,
+        catalog: CatalogOpt = None,
+        data: DataOpt = None,
+        profile: ProfileOpt = None,
+        profile_file: ProfileFileOpt = None,
+    ) -> None:
+        """Print the DDL of a declared table: Athena CREATE EXTERNAL TABLE, or the DuckDB view."""
+        decl = catalog_mod.load(catalog).table(table)
+        if engine == "athena":
+            s = _settings(profile, profile_file)
+            statement = ddl_mod.create_table(
+                decl, database=s.schema_name, data_root=s.data_root, projection_range=projection_range
+            )
+            out.print(statement.sql + ";", markup=False)
+        elif engine == "duckdb":
+            from .engines import DuckDBEngine
+
+            duck = DuckDBEngine(data)
+            try:
+                out.print(duck.view_sql(decl) + ";", markup=False)
+            finally:
+                duck.close()
+        else:
+            raise NotFoundError("engine for ddl", engine, ("athena", "duckdb"))
+
+    @app.command()
+    def setup(
+        engine: Annotated[str, typer.Option("--engine", help="athena")] = "athena",
+        table: Annotated[list[str] | None, typer.Option("--table", help="Only these tables (repeatable).")] = None,
+        catalog: CatalogOpt = None,
+        profile: ProfileOpt = None,
+        profile_file: ProfileFileOpt = None,
+    ) -> None:
+        """Create the Athena database and an external table for every declared table (IF NOT EXISTS)."""
+        if engine != "athena":
+            raise NotFoundError("engine for setup", engine, ("athena",))
+        from .athena import AthenaEngine
+
+        cat = catalog_mod.load(catalog)
+        tables = [cat.table(t) for t in table] if table else list(cat.tables.values())
+        s = _settings(profile, profile_file)
+        statements = [ddl_mod.create_database(s.schema_name)]
+        statements += [ddl_mod.create_table(t, database=s.schema_name, data_root=s.data_root) for t in tables]
+        athena = AthenaEngine(s)
+        try:
+            for statement in statements:
+                stats = athena.run_statement(statement.sql, statement.params, label=statement.label)
+                out.print(f"{statement.label}: ok · query id {stats.query_id}", markup=False)
+        finally:
+            athena.close()
+
+    @app.command()
+    def optimize(
+        table: str,
+        engine: Annotated[str, typer.Option("--engine", help="duckdb (local COPY) or athena (CTAS).")] = "duckdb",
+        out_dir: Annotated[Path | None, typer.Option("--out", help="duckdb: output folder.")] = None,
+        since: Annotated[str | None, typer.Option("--since", help="athena: first dt (YYYY-MM-DD).")] = None,
+        until: Annotated[str | None, typer.Option("--until", help="athena: last dt (default today, UTC).")] = None,
+        append: Annotated[bool, typer.Option("--append", help="athena: INSERT INTO an existing table.")] = False,
+        compression: Annotated[str, typer.Option("--compression", help="ZSTD, SNAPPY or GZIP.")] = "ZSTD",
+        catalog: CatalogOpt = None,
+        data: DataOpt = None,
+        profile: ProfileOpt = None,
+        profile_file: ProfileFileOpt = None,
+    ) -> None:
+        """Rewrite a raw (JSON) table as compressed Parquet partitioned by dt, and print its declaration."""
+        codec = compression.upper()
+        if codec not in ("ZSTD", "SNAPPY", "GZIP"):
+            raise InputError("--compression", f"{compression!r} is not one of ZSTD, SNAPPY, GZIP")
+        decl = catalog_mod.load(catalog).table(table)
+        target = ddl_mod.parquet_name(decl)
+        if engine == "duckdb":
+            from .engines import DuckDBEngine
+
+            duck = DuckDBEngine(data)
+            try:
+                folder = out_dir or (duck.location(decl).parent / target)
+                written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)  # type: ignore[arg-type]
+            finally:
+                duck.close()
+            out.print(f"-- wrote {written}; declare it as tables/{target}.yaml:", markup=False)
+            out.print(
+                ddl_mod.parquet_declaration(decl, written.name if written.parent == duck.data else str(written)),
+                markup=False,
+            )
+        elif engine == "athena":
+            from .athena import AthenaEngine, summarize
+
+            s = _settings(profile, profile_file)
+            today = dt.datetime.now(dt.timezone.utc).date()
+            end = _date(until, "--until", today)
+            start = _date(since, "--since", end - dt.timedelta(days=ddl_mod.MAX_PARTITIONS_PER_STATEMENT - 1))
+            statements = ddl_mod.optimize_athena(
+                decl,
+                database=s.schema_name,
+                data_root=s.data_root,
+                start=start,
+                end=end,
+                compression=codec,
+                append=append,
+            )  # type: ignore[arg-type]
+            athena = AthenaEngine(s)
+            try:
+                ran = [athena.run_statement(st.sql, st.params, label=st.label) for st in statements]
+            finally:
+                athena.close()
+            for st, stats in zip(statements, ran, strict=True):
+                out.print(
+                    f"{st.label} {st.params['start']}..{st.params['end']}: query id {stats.query_id}", markup=False
+                )
+            out.print(f"· {summarize(ran)}", markup=False)
+            out.print(ddl_mod.parquet_declaration(decl, target), markup=False)
+        else:
+            raise NotFoundError("engine for optimize", engine, ("duckdb", "athena"))
