@@ -198,7 +198,10 @@ def get(
         out.print(json.dumps(frame.to_json(), indent=2), markup=False)
     elif format == "csv":
         buffer = io.StringIO()
-        frame.to_pandas().to_csv(buffer, index=False)
+        import pandas as pd
+
+        # Arrow-backed columns keep an int column with nulls printing as ints (9, not 9.0).
+        frame.table.to_pandas(types_mapper=pd.ArrowDtype).to_csv(buffer, index=False)
         out.print(buffer.getvalue().rstrip(), markup=False)
     else:
         print_frame(frame)
