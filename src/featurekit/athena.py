@@ -238,7 +238,7 @@ class AthenaEngine:
         args: dict[str, Any] = {
             "region_name": s.region,
             "schema_name": s.schema_name,
-            "catalog_name": s.catalog,
+            "catalog_name": s.data_catalog,
             "work_group": s.workgroup,
             # "" stops PyAthena from falling back to $AWS_ATHENA_S3_STAGING_DIR behind our resolution order.
             "s3_staging_dir": s.s3_staging_dir or "",

@@ -57,7 +57,8 @@ class AthenaSettings(BaseModel):
     )
     kms_key: str | None = Field(None, description="KMS key ARN or ID, required for SSE_KMS / CSE_KMS.")
     schema_name: str = Field("default", alias="schema", description="Glue database the tables live in.")
-    catalog: str = Field("awsdatacatalog", description="Data catalog.")
+    # Not `catalog`: FeatureStore(catalog=...) already means the feature catalog folder.
+    data_catalog: str = Field("awsdatacatalog", description="Athena data catalog (Glue: awsdatacatalog).")
     data_root: str | None = Field(
         None, description="s3:// prefix that relative table paths resolve against (DDL, CTAS)."
     )
@@ -104,7 +105,7 @@ class TrinoSettings(BaseModel):
     host: str | None = Field(None, description="Coordinator host name.")
     port: int = Field(8080, description="Coordinator port (443 behind TLS).")
     user: str = Field("featurekit", description="Trino user the queries run as.")
-    catalog: str = Field("hive", description="Trino catalog holding the tables.")
+    data_catalog: str = Field("hive", description="Trino catalog holding the tables (not `catalog`, see Athena).")
     schema_name: str = Field("default", alias="schema", description="Schema holding the tables.")
     http_scheme: Literal["http", "https"] = Field("http", description="http or https.")
     auth: Literal["none", "basic", "jwt"] = Field("none", description="Authentication method.")
