@@ -354,7 +354,7 @@ class BedrockProvider:
 
     def _call(self, operation: str, model: str, body: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            return getattr(self.client, operation)(**body)  # type: ignore[no-any-return]
+            return getattr(self.client, operation)(**body)
         except LLMError:
             raise
         except ConfigError:
