@@ -437,7 +437,7 @@ def test_cli_get_on_athena_prints_features_query_id_and_cost(
 
 
 def test_cli_athena_errors_are_one_line(athena_fake: AthenaFake, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = cli("get", "customer_orders", "C00042", "--engine", "athena")
+    code, _, err = cli("get", "customer_orders", "C00042", "--engine", "athena")
     assert code == 2 and err.count("\n") == 1 and "s3_staging_dir" in err and "Traceback" not in err
     monkeypatch.setenv("FEATUREKIT_ATHENA_S3_STAGING_DIR", STAGING)
     monkeypatch.setenv("FEATUREKIT_ATHENA_ENDPOINT_URL", athena_fake.endpoint)

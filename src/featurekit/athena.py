@@ -136,12 +136,12 @@ def _cursor_class(driver: str) -> type:
     SQLAlchemy's `do_execute` passes no per-statement `cache_size`, and cursor constructors do not
     accept one, so the defaults are applied here.
     """
-    if driver == "arrow":
-        from pyathena.arrow.cursor import ArrowCursor as Base
-    else:
-        from pyathena.cursor import Cursor as Base
+    from pyathena.arrow.cursor import ArrowCursor
+    from pyathena.cursor import Cursor
 
-    class FeaturekitCursor(Base):  # type: ignore[misc, valid-type]
+    base: Any = ArrowCursor if driver == "arrow" else Cursor
+
+    class FeaturekitCursor(base):
         def __init__(self, *, cache_size: int = 0, cache_expiration_time: int = 0, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._fk_cache = (cache_size, cache_expiration_time)
@@ -273,9 +273,10 @@ class AthenaEngine:
             "retry_config": RetryConfig(
                 exceptions=THROTTLING_CODES,
                 attempt=s.retry_attempts,
-                multiplier=s.retry_multiplier,
-                max_delay=s.retry_max_delay,
-            ),  # type: ignore[arg-type]
+                # Typed int in PyAthena, but tenacity's backoff takes seconds as floats.
+                multiplier=s.retry_multiplier,  # type: ignore[arg-type]
+                max_delay=s.retry_max_delay,  # type: ignore[arg-type]
+            ),
             "config": Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="featurekit"),
             "cursor_class": _cursor_class(s.driver),
             "cursor_kwargs": {"cache_size": s.cursor_cache_size, "cache_expiration_time": s.cursor_cache_expiration},

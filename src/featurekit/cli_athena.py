@@ -162,9 +162,9 @@ def register(app: typer.Typer) -> None:
                 data_root=s.data_root,
                 start=start,
                 end=end,
-                compression=codec,
+                compression=codec,  # type: ignore[arg-type]  # checked against the three codecs above
                 append=append,
-            )  # type: ignore[arg-type]
+            )
             athena = AthenaEngine(s)
             try:
                 ran = [athena.run_statement(st.sql, st.params, label=st.label) for st in statements]
