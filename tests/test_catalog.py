@@ -127,7 +127,7 @@ def test_duplicate_names(catalog_dir: Path):
 def test_missing_template_file(catalog_dir: Path):
     (catalog_dir / "views" / "spend_trend.sql").unlink()
     found = problems(catalog_dir)
-    assert any("views/spend_trend.yaml:None: sql file spend_trend.sql not found" in p for p in found), found
+    assert any("views/spend_trend.yaml:1: sql file spend_trend.sql not found" in p for p in found), found
 
 
 def test_unanchored_pattern_and_bad_bounds(catalog_dir: Path):

@@ -143,7 +143,7 @@ class _Loader:
         for name, (view, file, lines) in self.found["views"].items():
             if view.entity not in entities and view.entity not in self.broken:
                 self.problem(file, lines.get(("entity",)), str(NotFoundError("entity", view.entity, entities)))
-            loaded = self._view_template(view, file, tables)
+            loaded = self._view_template(view, file, tables, lines)
             if loaded:
                 view_templates[name] = loaded
         prompt_templates = {}
@@ -151,7 +151,7 @@ class _Loader:
             for i, used in enumerate(prompt.views):
                 if used not in views and used not in self.broken:
                     self.problem(file, lines.get(("views", i)), str(NotFoundError("view", used, views)))
-            loaded_prompt = self._prompt_template(prompt, file)
+            loaded_prompt = self._prompt_template(prompt, file, lines)
             if loaded_prompt:
                 prompt_templates[name] = loaded_prompt
         if self.problems:
@@ -175,18 +175,27 @@ class _Loader:
             mark = getattr(exc, "problem_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
             self.problem(file, mark.line + 1 if mark else None, f"YAML syntax error: {reason}")
+            # Declarations are named after their file: references to it are not reported again as unknown.
+            self.broken.add(file.stem)
             return
         except OSError as exc:
             self.problem(file, None, f"cannot read: {exc.strerror}")
+            self.broken.add(file.stem)
+            return
+        except UnicodeDecodeError as exc:
+            self.problem(file, None, f"cannot read: not UTF-8 text (byte {exc.start})")
+            self.broken.add(file.stem)
             return
         if not isinstance(data, dict):
             self.problem(file, 1, f"expected a mapping of {KINDS[kind].__name__} fields, got {type(data).__name__}")
+            self.broken.add(file.stem)
             return
         try:
             declared: Any = TypeAdapter(KINDS[kind]).validate_python(data)
         except ValidationError as exc:
             if isinstance(data.get("name"), str):
                 self.broken.add(data["name"])
+            self.broken.add(file.stem)
             for err in exc.errors():
                 loc = tuple(err["loc"])
                 self.problem(file, _nearest_line(lines, loc), _describe(loc, err))
@@ -201,16 +210,21 @@ class _Loader:
             return
         self.found[kind][declared.name] = (declared, file, lines)
 
-    def _view_template(self, view: View, file: Path, tables: Mapping[str, Table]) -> ViewTemplate | None:
+    def _view_template(
+        self, view: View, file: Path, tables: Mapping[str, Table], lines: Mapping[tuple[Any, ...], int]
+    ) -> ViewTemplate | None:
         sql_file = file.parent / (view.sql or f"{view.name}.sql")
-        source = self._read_beside(file, sql_file, "sql")
+        source = self._read_beside(file, sql_file, "sql", lines.get(("sql",), lines.get(("name",))))
         if source is None:
             return None
         overrides = {}
         for engine in ENGINES:
             override = sql_file.with_suffix(f".{engine}.sql")
             if override.is_file():
-                overrides[engine] = override.read_text()
+                text = self._read_beside(file, override, f"{engine} override", lines.get(("name",)))
+                if text is None:
+                    return None
+                overrides[engine] = text
         names = [p.name for p in view.parameters]
         used_tables: list[str] = []
         for shown, text in [(sql_file, source)] + [
@@ -225,42 +239,54 @@ class _Loader:
                 required=("entity_ids",),
             )
             for finding in analysis.findings:
-                self.problem(shown, finding.line, finding.message)
+                if finding.parameter in names:  # an unused parameter: point at its declaration
+                    at = lines.get(("parameters", names.index(finding.parameter)))
+                    self.problem(file, at, f"{finding.message} in {shown.name}")
+                else:
+                    self.problem(shown, finding.line, finding.message)
             used_tables += [t for t in analysis.tables if t not in used_tables]
         table_decls = [repr(tables[t]) for t in sorted(used_tables)]
         version = _digest(repr(view), source, *sorted(overrides.items()), *table_decls)
         return ViewTemplate(sql_file, source, MappingProxyType(overrides), tuple(used_tables), version)
 
-    def _prompt_template(self, prompt: Prompt, file: Path) -> PromptTemplate | None:
+    def _prompt_template(
+        self, prompt: Prompt, file: Path, lines: Mapping[tuple[Any, ...], int]
+    ) -> PromptTemplate | None:
         main = file.parent / (prompt.template or f"{prompt.name}.jinja")
         offline = file.parent / (prompt.offline or f"{prompt.name}.offline.jinja")
-        text = self._read_beside(file, main, "template")
-        offline_text = self._read_beside(file, offline, "offline")
+        text = self._read_beside(file, main, "template", lines.get(("template",), lines.get(("name",))))
+        offline_text = self._read_beside(file, offline, "offline", lines.get(("offline",), lines.get(("name",))))
         if text is None or offline_text is None:
             return None
         env = templates.sandbox()
         ok = True
         for path, source in ((main, text), (offline, offline_text)):
             try:
-                env.parse(source)
+                ast = env.parse(source)
             except jinja2.TemplateSyntaxError as exc:
                 self.problem(path, exc.lineno, f"Jinja syntax error: {exc.message}")
+                ok = False
+                continue
+            for finding in templates.forbidden(ast):
+                self.problem(path, finding.line, finding.message)
                 ok = False
         if not ok:
             return None
         return PromptTemplate(main, text, offline, offline_text, _digest(repr(prompt), text, offline_text))
 
-    def _read_beside(self, declaration: Path, path: Path, key: str) -> str | None:
+    def _read_beside(self, declaration: Path, path: Path, key: str, line: int | None = None) -> str | None:
         try:
-            return path.read_text()
+            return path.read_text(encoding="utf-8")
         except OSError:
-            self.problem(declaration, None, f"{key} file {path.name} not found beside the declaration")
-            return None
+            self.problem(declaration, line, f"{key} file {path.name} not found beside the declaration")
+        except UnicodeDecodeError as exc:
+            self.problem(path, None, f"cannot read: not UTF-8 text (byte {exc.start})")
+        return None
 
 
 def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse YAML and remember the 1-based line of every key and list item."""
-    loader = yaml.SafeLoader(file.read_text())
+    loader = yaml.SafeLoader(file.read_text(encoding="utf-8"))
     try:
         node = loader.get_single_node()
         if node is None:

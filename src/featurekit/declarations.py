@@ -19,6 +19,8 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
 FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "string", "bool"]
 ParameterType = Literal["int", "float", "date", "string", "bool"]
 Scalar = bool | int | float | str | dt.date | None
+#: Binds every view has without declaring them (catalog.BUILTIN_BINDS); no parameter may take their names.
+RESERVED_BINDS = ("entity_ids", "as_of")
 
 _strict = ConfigDict(extra="forbid")
 
@@ -111,6 +113,11 @@ class Parameter:
             raise ValueError("min/max apply only to int and float parameters")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
+        for choice in self.choices or ():
+            if not isinstance(choice, PYTHON_TYPES[self.type]) or (isinstance(choice, bool) and self.type != "bool"):
+                raise ValueError(f"choice {choice!r} is not of type {self.type}")
+        if self.choices is not None and self.default is not None and self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} is not one of the choices {list(self.choices)}")
         return self
 
 
@@ -136,6 +143,26 @@ class View:
     description: str = ""
     owner: str = ""
     tags: tuple[str, ...] = ()
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameter_names(cls, value: tuple[Parameter, ...]) -> tuple[Parameter, ...]:
+        names = [p.name for p in value]
+        for name in names:
+            if name in RESERVED_BINDS:
+                raise ValueError(f"parameter name {name!r} is reserved: every view gets :{name} built in")
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate parameter name {name!r}")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _feature_names(cls, value: tuple[Feature, ...]) -> tuple[Feature, ...]:
+        names = [f.name for f in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate feature name {name!r}")
+        return value
 
     def feature(self, name: str) -> Feature:
         from .errors import NotFoundError

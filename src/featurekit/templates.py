@@ -85,6 +85,26 @@ def line_of(source: str, pattern: str) -> int | None:
 class Finding:
     line: int | None
     message: str
+    #: The declared parameter the finding is about, so the loader can point at its line in the YAML.
+    parameter: str | None = None
+
+
+_FILE_TAGS = {nodes.Extends: "extends", nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "from"}
+
+
+def forbidden(ast: nodes.Template) -> list[Finding]:
+    """Constructs no template may use, found before anything renders: reading other files (include, import,
+    extends) and any `_private` attribute or item (the road to `__globals__`, `__class__.__mro__`, ...)."""
+    found: dict[int, Finding] = {}  # one per line: `''.__class__.__mro__` is one problem, named by its first step
+    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        tag = _FILE_TAGS[type(node)]
+        found[node.lineno] = Finding(node.lineno, f"{{% {tag} %}} is not allowed: a template cannot read other files")
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if isinstance(name, str) and name.startswith("_"):
+            message = f"access to {name!r} is not allowed: templates cannot reach Python internals"
+            found[node.lineno] = Finding(node.lineno, message)
+    return [found[line] for line in sorted(found)]
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,9 @@ def analyze_sql(
     except jinja2.TemplateSyntaxError as exc:
         return SqlAnalysis((), (), (Finding(exc.lineno, f"Jinja syntax error: {exc.message}"),))
 
-    findings: list[Finding] = []
+    findings: list[Finding] = forbidden(ast)
+    if findings:
+        return SqlAnalysis((), (), tuple(findings))
     for var in sorted(meta.find_undeclared_variables(ast) - SQL_GLOBALS):
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
         findings.append(
@@ -139,13 +161,15 @@ def analyze_sql(
     if not findings:
         try:
             render_sql(env, source, name, lambda t: t)
-        except jinja2.TemplateError as exc:  # unsafe attribute access in the sandbox, among others
+        except Exception as exc:  # unsafe attribute access in the sandbox, a too large range(), among others
             findings.append(Finding(template_line(exc), f"template error: {exc}"))
     # The bind scan renders leniently, so bind problems are reported alongside the ones above.
     lenient = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     try:
         rendered = render_sql(lenient, source, name, lambda t: t)
-    except jinja2.TemplateError as exc:
+    except Exception as exc:  # e.g. table('a', 'b'): a TypeError, already reported above as a finding
+        if findings and not isinstance(exc, jinja2.TemplateError):
+            return SqlAnalysis(tuple(tables), (), tuple(findings))
         return SqlAnalysis(tuple(tables), (), (*findings, Finding(template_line(exc), f"template error: {exc}")))
     found = binds(rendered)
     declared, builtin = set(parameters), set(builtins)
@@ -153,7 +177,9 @@ def analyze_sql(
         if bind not in declared and bind not in builtin:
             findings.append(Finding(line_of(source, rf":{bind}\b"), f"bind :{bind} is not a declared parameter"))
     for param in sorted(declared - set(found)):
-        findings.append(Finding(None, f"declared parameter {param!r} is never used by the template (no :{param})"))
+        findings.append(
+            Finding(None, f"declared parameter {param!r} is never used by the template (no :{param})", param)
+        )
     for bind in required:
         if bind not in found:
             findings.append(Finding(None, f"the template must filter on the bind :{bind}"))
