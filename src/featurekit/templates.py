@@ -99,11 +99,11 @@ def forbidden(ast: nodes.Template) -> list[Finding]:
     for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         tag = _FILE_TAGS[type(node)]
         found[node.lineno] = Finding(node.lineno, f"{{% {tag} %}} is not allowed: a template cannot read other files")
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    for access in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        name = access.attr if isinstance(access, nodes.Getattr) else getattr(access.arg, "value", None)
         if isinstance(name, str) and name.startswith("_"):
             message = f"access to {name!r} is not allowed: templates cannot reach Python internals"
-            found[node.lineno] = Finding(node.lineno, message)
+            found[access.lineno] = Finding(access.lineno, message)
     return [found[line] for line in sorted(found)]
 
 
