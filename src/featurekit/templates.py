@@ -100,7 +100,8 @@ def forbidden(ast: nodes.Template) -> list[Finding]:
         tag = _FILE_TAGS[type(node)]
         found[node.lineno] = Finding(node.lineno, f"{{% {tag} %}} is not allowed: a template cannot read other files")
     for access in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        name = access.attr if isinstance(access, nodes.Getattr) else getattr(access.arg, "value", None)
+        key = access.attr if isinstance(access, nodes.Getattr) else getattr(access, "arg", None)
+        name = key if isinstance(key, str) else getattr(key, "value", None)
         if isinstance(name, str) and name.startswith("_"):
             message = f"access to {name!r} is not allowed: templates cannot reach Python internals"
             found[access.lineno] = Finding(access.lineno, message)
