@@ -1,0 +1,1 @@
+"""featurekit benchmarks: `python -m benchmarks` or `python benchmarks/run.py`."""
