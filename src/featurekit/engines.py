@@ -167,7 +167,11 @@ class DuckDBEngine:
             # DDL is committed on its own, so a later failing query cannot roll the views back.
             with self.sa.begin() as conn:
                 for table in todo:
-                    conn.exec_driver_sql(self.view_sql(table))
+                    try:
+                        conn.exec_driver_sql(self.view_sql(table))
+                    except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
+                        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                        raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
             self._ready.update(t.name for t in todo)
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
