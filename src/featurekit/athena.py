@@ -28,7 +28,7 @@ from . import config as config_mod
 from .config import AthenaSettings
 from .declarations import Table
 from .engines import QueryStats, athena_cost, quote
-from .errors import ConfigError, QueryError, QueryThrottled, QueryTimeout
+from .errors import ConfigError, CostLimitExceeded, QueryError, QueryThrottled, QueryTimeout
 from .render import RenderedQuery
 
 log = logging.getLogger("featurekit.athena")
@@ -86,6 +86,14 @@ class _Outcome:
 
 class _Deadline(Exception):
     """Raised from PyAthena's poll callback when a query has run past its timeout."""
+
+
+class _OverBudget(Exception):
+    """Raised from PyAthena's poll callback when a query passes a bytes-scanned limit (the cost guard)."""
+
+    def __init__(self, reason: str, scanned: int, state: str) -> None:
+        super().__init__(reason)
+        self.reason, self.scanned, self.state = reason, scanned, state
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,8 @@ class AthenaEngine:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._queries: list[QueryStats] = []
+        # Bytes scanned by queries the cost guard stopped: billed, but they returned nothing.
+        self._stopped_bytes = 0
         self.sa = sa.create_engine(
             self.url(), connect_args=self.connect_args(), pool_size=8, max_overflow=8, pool_pre_ping=False
         )
@@ -348,6 +358,29 @@ class AthenaEngine:
         deadline = getattr(self._local, "deadline", None)
         if deadline is not None and time.monotonic() > deadline and execution.state in ("QUEUED", "RUNNING"):
             raise _Deadline(execution.query_id)
+        scanned = int(getattr(execution, "data_scanned_in_bytes", None) or 0)
+        over = self._over_budget(scanned) if scanned else None
+        if over:
+            raise _OverBudget(over, scanned, str(execution.state))
+
+    def session_scanned_bytes(self) -> int:
+        """Bytes scanned by this engine's queries so far, stopped ones included (what the session limit counts)."""
+        with self._lock:
+            return sum(q.scanned_bytes or 0 for q in self._queries) + self._stopped_bytes
+
+    def _over_budget(self, scanned: int) -> str | None:
+        """Why a query that has scanned `scanned` bytes breaks a cost limit, or None."""
+        s = self.settings
+        if s.max_bytes_per_query is not None and scanned > s.max_bytes_per_query:
+            return f"scanned {scanned:,} bytes, more than max_bytes_per_query={s.max_bytes_per_query:,}"
+        if s.max_bytes_per_session is not None:
+            total = self.session_scanned_bytes() + scanned
+            if total > s.max_bytes_per_session:
+                return (
+                    f"the session would reach {total:,} bytes scanned, more than "
+                    f"max_bytes_per_session={s.max_bytes_per_session:,}"
+                )
+        return None
 
     def _started(self, query_id: str) -> None:
         self._local.query_id = query_id
@@ -357,6 +390,12 @@ class AthenaEngine:
         if not self._checked:
             self._check_settings()
             self._checked = True
+        limit = self.settings.max_bytes_per_session
+        if limit is not None and self.session_scanned_bytes() >= limit:
+            raise CostLimitExceeded(
+                f"view {label!r} was not started: this session has scanned {self.session_scanned_bytes():,} bytes, "
+                f"max_bytes_per_session={limit:,}"
+            )
         local = self._local
         local.query_id, local.execution = None, None
         start = time.perf_counter()
@@ -383,6 +422,26 @@ class AthenaEngine:
                 f"view {label!r} ran longer than query_timeout={timeout:g}s and was stopped on Athena",
                 query_id=query_id,
                 state="CANCELLED",
+            ) from None
+        except _OverBudget as over:
+            query_id = local.query_id
+            running = over.state in ("QUEUED", "RUNNING")
+            if running:
+                self._stop(query_id)
+            with self._lock:
+                self._stopped_bytes += over.scanned
+            log.warning(
+                "athena query view=%s query_id=%s state=OVER_BUDGET scanned_bytes=%d stopped=%s",
+                label,
+                query_id,
+                over.scanned,
+                str(running).lower(),
+            )
+            raise CostLimitExceeded(
+                f"view {label!r} {'was stopped on Athena' if running else 'result discarded'}",
+                query_id=query_id,
+                reason=over.reason,
+                state="CANCELLED" if running else over.state,
             ) from None
         except KeyboardInterrupt:
             # PyAthena has already sent StopQueryExecution when kill_on_interrupt is on.

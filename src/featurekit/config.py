@@ -85,6 +85,18 @@ class AthenaSettings(BaseModel):
     )
     aws_profile: str | None = Field(None, description="Named AWS profile for credentials (else the default chain).")
     endpoint_url: str | None = Field(None, description="Athena endpoint override (tests, VPC endpoints).")
+    max_bytes_per_query: int | None = Field(
+        None,
+        ge=1,
+        description="Cost guard: a query that has scanned more bytes is stopped (StopQueryExecution) and "
+        "CostLimitExceeded raised. Athena enforces the workgroup's BytesScannedCutoffPerQuery itself; set both.",
+    )
+    max_bytes_per_session: int | None = Field(
+        None,
+        ge=1,
+        description="Cost guard: once this engine's queries have scanned this many bytes in total, a running "
+        "query is stopped and no new one starts (CostLimitExceeded).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> AthenaSettings:
