@@ -113,3 +113,52 @@ def test_cli_reports_the_limit_in_one_line(athena_fake: AthenaFake, cli: Any, mo
     assert code == 1 and "Traceback" not in out + err
     [line] = err.strip().splitlines()
     assert line.startswith("error: view 'customer_orders' ") and "max_bytes_per_query=10,000,000" in line
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+
+def test_athena_dry_run_shows_what_and_where_without_any_aws_call(athena_fake: AthenaFake) -> None:
+    tried("dry run")
+    engine = athena_fake.engine(workgroup="analysts", max_bytes_per_query=10 * MB)
+    with featurekit.FeatureStore(engine=engine) as store:
+        planned = store.dry_run("customer_orders", ["C00042", "C00043"], as_of="2024-05-01")
+    assert athena_fake.proxy.calls == []  # nothing reached Athena (or S3)
+    assert planned.where["engine"] == "athena" and planned.where["workgroup"] == "analysts"
+    assert planned.where["region"] == "us-east-1" and planned.where["s3_staging_dir"].startswith("s3://")
+    assert planned.where["max_bytes_per_query"] == 10 * MB
+    assert planned.chunks == (2,) and planned.query.entity_ids == ("C00042", "C00043")
+    assert '"default"."orders"' in planned.query.sql and "IN :entity_ids" in planned.query.sql
+    text = str(planned)
+    assert text.startswith("dry run: nothing was executed; 1 query for 2 IDs at most")
+    assert "workgroup: analysts" in text and "testing" not in text
+
+
+def test_dry_run_validates_like_get(athena_fake: AthenaFake) -> None:
+    from featurekit.errors import InvalidEntityId
+
+    tried("dry run")
+    with featurekit.FeatureStore(engine=athena_fake.engine()) as store, pytest.raises(InvalidEntityId):
+        store.dry_run("customer_orders", ["C00042' OR '1'='1"], as_of="2024-05-01")
+    assert athena_fake.proxy.calls == []
+
+
+def test_duckdb_dry_run_names_the_files_and_runs_nothing(store: featurekit.FeatureStore, sample_dir: Any) -> None:
+    tried("dry run")
+    planned = store.dry_run("customer_orders", [f"C{n:05d}" for n in range(1, 61)], as_of="2026-06-30")
+    assert store.session_queries == []
+    assert planned.where == {"engine": "duckdb", "data": str(sample_dir), "table orders": str(sample_dir / "orders")}
+    assert sum(planned.chunks) == 60
+
+
+def test_cli_get_dry_run(athena_fake: AthenaFake, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tried("dry run")
+    monkeypatch.setenv("FEATUREKIT_ATHENA_S3_STAGING_DIR", "s3://featurekit-results/athena/")
+    monkeypatch.setenv("FEATUREKIT_ATHENA_ENDPOINT_URL", athena_fake.endpoint)
+    code, out, err = cli("get", "customer_orders", "C00042", "--engine", "athena", "--as-of", "2024-05-01",
+                         "--param", "lookback_days=30", "--dry-run")
+    assert code == 0, err
+    assert out.startswith("dry run: nothing was executed; 1 query for 1 IDs at most")
+    assert "s3_staging_dir: s3://featurekit-results/athena/" in out and "IN :entity_ids" in out
+    assert '"lookback_days": 30' in out and '"C00042"' in out
+    assert athena_fake.proxy.calls == []

@@ -174,12 +174,24 @@ def get(
     engine: EngineOpt = "duckdb",
     catalog: CatalogOpt = None,
     data: DataOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would run and where (engine, SQL, values); run nothing.")
+    ] = False,
 ) -> None:
     """Get features for one or more entities (a progress bar shows for large batches on a terminal)."""
     if format not in ("table", "json", "csv"):
         raise InputError("--format", f"{format!r} is not one of table, json, csv")
     wanted = _read_ids(ids, ids_from)
     settings = {"cache_dir": cache_dir, "chunk_size": chunk_size, "max_concurrency": max_concurrency}
+    if dry_run:
+        with _store(catalog, engine, data, **settings) as store:
+            planned = store.dry_run(view, wanted, as_of=as_of, params=_params(param))
+        out.print(str(planned), markup=False)
+        out.print(planned.query.sql.rstrip(), markup=False)
+        values = {k: jsonable(list(v) if isinstance(v, tuple) else v) for k, v in planned.query.params.items()}
+        out.print("-- bound parameters (sent separately, never formatted into the SQL):", markup=False)
+        out.print(json.dumps(values, indent=2), markup=False)
+        return
     with (
         _store(catalog, engine, data, **settings) as store,
         batch.rich_progress(f"{view}: querying", console=err, min_entities=PROGRESS_MIN_ENTITIES) as bar,

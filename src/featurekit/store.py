@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +24,7 @@ from . import catalog as catalog_mod
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import Catalog
 from .engines import DuckDBEngine, Engine, QueryStats
-from .errors import ConfigError, NotFoundError
+from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm import Provider, get_provider
 from .notes import Note, NoteCache, write_note
 from .prompts import RenderedPrompt, render_prompt
@@ -31,6 +32,40 @@ from .render import RenderedQuery, Renderer, parse_as_of
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
 ENGINE_KINDS = ("duckdb", "athena", "trino")
+#: Engine settings a dry run shows: where a query would run, never how it authenticates.
+_WHERE_SETTINGS = (
+    "region",
+    "workgroup",
+    "data_catalog",
+    "schema_name",
+    "s3_staging_dir",
+    "endpoint_url",
+    "result_reuse",
+    "max_bytes_per_query",
+    "max_bytes_per_session",
+    "host",
+    "port",
+    "catalog",
+    "schema",
+)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a lookup would run, and where, computed without running it (`FeatureStore.dry_run`)."""
+
+    query: RenderedQuery
+    where: Mapping[str, Any]
+    chunks: tuple[int, ...]
+    max_concurrency: int
+
+    def __str__(self) -> str:
+        lines = [
+            f"dry run: nothing was executed; {len(self.chunks)} quer{'y' if len(self.chunks) == 1 else 'ies'} "
+            f"for {sum(self.chunks)} IDs at most (cached IDs are not queried), {self.max_concurrency} at once"
+        ]
+        lines += [f"  {k}: {v}" for k, v in self.where.items()]
+        return "\n".join(lines)
 
 
 def open_engine(kind: str, **settings: Any) -> Engine:
@@ -102,6 +137,36 @@ class FeatureStore:
     ) -> RenderedQuery:
         """The SQL and bound values that `get` would run, without running it."""
         return self._renderer.render(view, ids, as_of=as_of, params=params)
+
+    def dry_run(
+        self, view: str, ids: Any, *, as_of: dt.date | str | None = None, params: Mapping[str, Any] | None = None
+    ) -> DryRun:
+        """What `get_frame` would run and where, without running anything or calling AWS.
+
+        IDs and parameters are validated exactly as `get_frame` validates them. The chunk count is an upper
+        bound: IDs already in the cache are not queried.
+        """
+        query = self.render(view, ids, as_of=as_of, params=params)
+        plan = batch.plan(
+            query.entity_ids,
+            query.sql,
+            dialect=self.engine.dialect,
+            chunk_size=self.chunk_size,
+            max_concurrency=self.max_concurrency,
+            max_query_bytes=getattr(self.engine, "max_query_bytes", None),
+        )
+        where: dict[str, Any] = {"engine": self.engine.name}
+        settings = getattr(self.engine, "settings", None)
+        if settings is not None:  # Athena, Trino: only settings that say where, never credentials
+            where.update({k: getattr(settings, k) for k in _WHERE_SETTINGS if getattr(settings, k, None) is not None})
+        if isinstance(self.engine, DuckDBEngine):
+            where["data"] = str(self.engine.data) if self.engine.data else None
+            for name in query.tables:
+                try:
+                    where[f"table {name}"] = str(self.engine.location(self.catalog.table(name)))
+                except FeaturekitError as exc:
+                    where[f"table {name}"] = f"unavailable: {exc}"
+        return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency)
 
     def get(
         self,
