@@ -286,3 +286,40 @@ def test_athena_each_value_arrives_as_exactly_one_equal_literal(
     assert _strings(received) == _strings(expected)
     assert received.sql(dialect="athena") == expected.sql(dialect="athena")
     assert list(frame.entity_ids) == unique and [r["n"] for r in frame.to_dicts()] == [0] * len(unique)
+
+
+# -- the CLI: no input gives a traceback ----------------------------------------------------------
+
+cli_text = (hostile | st.sampled_from(AWKWARD)).filter(lambda s: "\x00" not in s)  # argv cannot carry NUL
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    command=st.sampled_from(["get", "render"]),
+    ids=st.lists(cli_text | st.sampled_from(["C00042", "C00007"]), min_size=1, max_size=3),
+    params=st.lists(st.tuples(st.sampled_from(["lookback_days", "window_days", "", "x"]) | cli_text, cli_text)
+                    .map(lambda kv: f"{kv[0]}={kv[1]}") | cli_text, max_size=2),
+    as_of=st.none() | cli_text | st.sampled_from(["2026-06-30", "2026-02-30", "２０２６-06-30"]),
+    view=st.sampled_from(["customer_orders", "spend_trend", "customer_order"]) | cli_text,
+)
+def test_cli_never_prints_a_traceback(
+    cli: Any, sample_dir: Path, command: str, ids: list[str], params: list[str], as_of: str | None, view: str
+) -> None:
+    tried("injection: CLI get/render with hostile arguments")
+    args = [command, view, *ids, "--data", str(sample_dir), "--no-cache" if command == "get" else "--engine=duckdb"]
+    for p in params:
+        args += ["--param", p]
+    if as_of is not None:
+        args += ["--as-of", as_of]
+    code, out, err = cli(*args)
+    assert "Traceback" not in out + err
+    if code != 0:
+        assert code in (1, 2), (code, err)
+        lines = err.strip().splitlines()
+        # One error line (typer's own usage errors, for option-looking values, come as a boxed message).
+        assert len(lines) == 1 or "Usage:" in err, err
+        assert lines[0].startswith("error: ") or "Usage:" in err, err
