@@ -147,3 +147,50 @@ def test_botocore_debug_logs_do_not_carry_the_session_token(
     with featurekit.FeatureStore(engine=athena_fake.engine()) as store:
         store.get("customer_orders", "C00042", as_of="2024-05-01")
     assert leaks(*(r.getMessage() for r in caplog.records if r.name.startswith("botocore"))) == []
+
+
+# -- SQL logging: values can be redacted, and never forge a log line --------------------------------
+
+
+@pytest.fixture
+def probe_catalog(tmp_path: Any) -> Any:
+    from tests.hardening_support import write_probe_catalog
+
+    catalog, _ = write_probe_catalog(tmp_path)
+    return catalog
+
+
+PROBE_COLUMNS = [("thing_id", "varchar"), *((n, "bigint") for n in ("n", "n_label", "n_score", "n_day", "n_flag",
+                                                                      "n_qty")), ("echo", "varchar")]
+
+
+def athena_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "featurekit.athena"]
+
+
+def test_parameter_values_can_be_left_out_of_the_log(
+    athena_fake: AthenaFake, probe_catalog: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    tried("secrets: SQL log redaction")
+    caplog.set_level(logging.DEBUG)
+    engine = athena_fake.engine(log_parameter_values=False)
+    with featurekit.FeatureStore(probe_catalog, engine=engine) as store:
+        athena_fake.inject(PROBE_COLUMNS)
+        store.get("probe", "T1", params={"label": "patient-4711 diagnosis", "qty": 3})
+    [line] = athena_lines(caplog)
+    assert "params=as_of=<redacted>,flag=<redacted>,label=<redacted>," in line
+    assert "4711" not in " ".join(m for m in own_logs(caplog) if m.startswith("featurekit"))
+    # PyAthena formats values into the query text client-side and logs that text at DEBUG (documented).
+
+
+def test_a_parameter_value_cannot_forge_a_log_line(
+    athena_fake: AthenaFake, probe_catalog: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    tried("secrets: SQL log redaction")
+    caplog.set_level(logging.INFO)
+    forged = "x\nathena query view=admin query_id=forged state=SUCCEEDED"
+    with featurekit.FeatureStore(probe_catalog, engine=athena_fake.engine()) as store:
+        athena_fake.inject(PROBE_COLUMNS)
+        store.get("probe", "T1", params={"label": forged})
+    [line] = athena_lines(caplog)
+    assert "\n" not in line and "label=x\\nathena query view=admin" in line

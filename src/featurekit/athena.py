@@ -548,7 +548,7 @@ class AthenaEngine:
         return stats
 
     def _log(self, stats: QueryStats, params: Mapping[str, Any]) -> None:
-        shown = ",".join(f"{k}={v.isoformat() if isinstance(v, dt.date) else v}" for k, v in sorted(params.items()))
+        shown = ",".join(f"{k}={_log_value(v, self.settings.log_parameter_values)}" for k, v in sorted(params.items()))
         log.info(
             "athena query view=%s query_id=%s state=SUCCEEDED workgroup=%s entities=%d rows=%d scanned_bytes=%d "
             "reused=%s engine_ms=%s queue_ms=%s total_ms=%s elapsed_ms=%.1f cost_usd=%.6f sql_hash=%s params=%s",
@@ -567,6 +567,14 @@ class AthenaEngine:
             stats.sql_hash,
             shown or "-",
         )
+
+
+def _log_value(value: Any, show: bool) -> str:
+    """A parameter value for the log line: redacted, or escaped so no value can start a forged log line."""
+    if not show:
+        return "<redacted>"
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 def _ms(value: Any) -> float | None:

@@ -85,6 +85,12 @@ class AthenaSettings(BaseModel):
     )
     aws_profile: str | None = Field(None, description="Named AWS profile for credentials (else the default chain).")
     endpoint_url: str | None = Field(None, description="Athena endpoint override (tests, VPC endpoints).")
+    log_parameter_values: bool = Field(
+        True,
+        description="Write bound parameter values (not entity IDs) in the one log line per query; "
+        "false logs only their names (params=label=<redacted>,...). PyAthena itself logs the query text, "
+        "values included, at DEBUG on the `pyathena` logger: keep that logger at INFO or above.",
+    )
     max_bytes_per_query: int | None = Field(
         None,
         ge=1,
