@@ -93,6 +93,16 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET enable_progress_bar = false")
+    except Exception:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting; nothing prints there
+        pass
+    finally:
+        cursor.close()
+
+
 class DuckDBEngine:
     """DuckDB in-process over local files: each declared table becomes a view over its folder."""
 
@@ -114,6 +124,8 @@ class DuckDBEngine:
         )
         self._ready: set[str] = set()
         self._lock = threading.Lock()
+        # DuckDB's own progress bar would print into the CLI's output on queries over 2 s; it is per connection.
+        sa.event.listen(self.sa, "connect", _quiet_progress_bar)
 
     def table_sql(self, table: Table) -> str:
         return quote(table.name)
