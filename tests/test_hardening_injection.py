@@ -330,3 +330,53 @@ def test_cli_never_prints_a_traceback(
         # One error line (typer's own usage errors, for option-looking values, come as a boxed message).
         assert len(lines) == 1 or "Usage:" in err, err
         assert lines[0].startswith("error: ") or "Usage:" in err, err
+
+
+# -- Converse tools: the model is an untrusted caller too -----------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | text_value,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+tool_inputs = st.fixed_dictionaries(
+    {},
+    optional={
+        "customer_id": customer_ids | json_values,
+        "lookback_days": st.integers(-5, 4000) | json_values,
+        "as_of": st.dates(dt.date(2025, 1, 1), dt.date(2027, 1, 1)).map(dt.date.isoformat) | json_values,
+        "window_days": json_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def orders(sample_dir: Path) -> list[dict[str, Any]]:
+    return read_orders(sample_dir)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(tool_input=tool_inputs)
+def test_tool_calls_from_a_model_are_answered_or_refused_never_raised(
+    shipped: Any, orders: list[dict[str, Any]], tool_input: dict[str, Any]
+) -> None:
+    """Whatever JSON a model sends as tool input: a result equal to the oracle's, or an error result."""
+    from featurekit.tools import run_tool
+
+    tried("injection: Converse tool inputs from the model")
+    store, _ = shipped
+    call = run_tool(store, "customer_orders", tool_input, ["customer_orders"])
+    assert call.status in ("success", "error")
+    if call.status == "error":
+        assert call.error and "\n" not in call.error
+        return
+    cid = tool_input["customer_id"]
+    assert isinstance(cid, str) and re.fullmatch(r"C[0-9]{5}", cid), cid
+    lookback = tool_input.get("lookback_days", 90)
+    assert isinstance(lookback, int) and not isinstance(lookback, bool) and 1 <= lookback <= 3650
+    as_of = tool_input.get("as_of")
+    day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else call.result["as_of"]
+    assert "window_days" not in tool_input  # not a parameter of this view: must have been refused
+    want = customer_orders(orders, day if isinstance(day, dt.date) else dt.date.fromisoformat(day), lookback).get(cid)
+    assert call.result["entity_id"] == cid
+    assert call.result["features"]["order_count"] == (want["order_count"] if want else 0)

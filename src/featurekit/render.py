@@ -118,6 +118,8 @@ def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
     """Check every ID against the entity's pattern; keep the first occurrence of each."""
     if isinstance(ids, (str, int)):
         ids = [ids]
+    elif isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):  # e.g. 42.0 or {"a": 1} from JSON
+        raise InvalidEntityId(entity.name, ids, entity.pattern)
     # ASCII: `\d` means 0-9 as in Athena's (Java) regexes, so look-alike digits (`C٠٠٠٤٢`, `C０００４２`) fail.
     pattern = re.compile(entity.pattern, re.ASCII)
     seen: dict[Any, None] = {}

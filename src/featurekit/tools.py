@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog
 from .declarations import Inference, Parameter, View
-from .errors import FeaturekitError, LLMError, NotFoundError
+from .errors import FeaturekitError, InvalidEntityId, LLMError, NotFoundError
 from .grounding import Facts, GroundingReport, check_facts
 from .render import parse_as_of
 from .results import Provenance, jsonable
@@ -151,6 +151,9 @@ def run_tool(store: FeatureStore, name: str, tool_input: Mapping[str, Any], offe
         entity_id = given.pop(key, None)
         if entity_id is None:
             raise NotFoundError(f"input of tool {name!r} (missing)", key, [key])
+        if isinstance(entity_id, bool) or not isinstance(entity_id, (str, int)):  # one entity per call
+            entity = store.catalog.entity(view.entity)
+            raise InvalidEntityId(entity.name, entity_id, entity.pattern)
         as_of = parse_as_of(given.pop("as_of", None))
         row = store.get(name, entity_id, as_of=as_of, params=given)
     except FeaturekitError as exc:
