@@ -22,6 +22,15 @@ _lock = threading.Lock()
 INPUTS: collections.Counter[str] = collections.Counter()
 
 
+def immediate(fake: Any) -> None:
+    """Athena executions on moto finish at once. /moto-api/reset keeps state-manager transitions, so another
+    test's manual progression (queries RUNNING for 10 polls) would otherwise leak into the next test."""
+    fake.post(
+        "/moto-api/state-manager/set-transition",
+        {"model_name": "athena::execution", "transition": {"progression": "immediate"}},
+    )
+
+
 def tried(kind: str, n: int = 1) -> None:
     """Count `n` inputs tried under `kind` (reported in the terminal summary)."""
     with _lock:

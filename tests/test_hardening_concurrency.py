@@ -20,7 +20,7 @@ import featurekit
 from featurekit.cache import FeatureCache
 from tests.athena_fixtures import AthenaFake
 from tests.conftest import AS_OF
-from tests.hardening_support import tried
+from tests.hardening_support import immediate, tried
 
 THREADS, LOOKUPS = 16, 1_000
 IDS = [f"C{n:05d}" for n in range(1, 61)] + ["C00099", "C01000", "C99999"]  # the last three have no orders
@@ -135,6 +135,7 @@ def test_athena_threads_no_cross_talk_single_flight(athena_fake: AthenaFake) -> 
         rows = [(i, lookback, float(i[1:]), 1.0, "2024-04-20", 0.0, "books", 1) for i in ids if i != "C00099"]
         athena_fake.inject(COLUMNS, *rows)
 
+    immediate(athena_fake)
     athena_fake.proxy.on_call = answer
     lookbacks = (30, 90)
     ids = [f"C{n:05d}" for n in range(1, 21)] + ["C00099"]

@@ -13,7 +13,7 @@ import pytest
 import featurekit
 from featurekit.errors import CostLimitExceeded, QueryError
 from tests.athena_fixtures import AthenaFake
-from tests.hardening_support import tried
+from tests.hardening_support import immediate, tried
 
 COLUMNS = [
     ("customer_id", "varchar"),
@@ -33,8 +33,10 @@ def scans(fake: AthenaFake, n: int) -> None:
     fake.proxy.statistics["*"] = {"DataScannedInBytes": n}
 
 
+
 def test_per_query_limit_discards_the_result_and_caches_nothing(athena_fake: AthenaFake) -> None:
     tried("cost guard: Athena")
+    immediate(athena_fake)
     scans(athena_fake, 50 * MB)
     athena_fake.inject(COLUMNS, C42)
     with featurekit.FeatureStore(engine=athena_fake.engine(max_bytes_per_query=10 * MB)) as store:
@@ -68,6 +70,7 @@ def test_per_query_limit_stops_a_running_query_on_the_server(athena_fake: Athena
 
 def test_session_limit_stops_the_query_that_would_pass_it_then_refuses_to_start(athena_fake: AthenaFake) -> None:
     tried("cost guard: Athena", 4)
+    immediate(athena_fake)
     scans(athena_fake, 10 * MB)
     engine = athena_fake.engine(max_bytes_per_session=25 * MB)
     with featurekit.FeatureStore(engine=engine) as store:

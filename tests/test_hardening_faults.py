@@ -31,7 +31,7 @@ from featurekit.errors import DataError, FeaturekitError, QueryError
 from featurekit.sample import write_sample
 from tests.athena_fixtures import AthenaFake
 from tests.conftest import AS_OF
-from tests.hardening_support import tried
+from tests.hardening_support import immediate, tried
 from tests.oracle import customer_orders, read_orders
 
 IDS = ["C00042", "C00007", "C00013", "C00099"]
@@ -256,6 +256,7 @@ def _fault_proxy(upstream: str, faults: Faults) -> ThreadingHTTPServer:
 
 @pytest.fixture
 def faulty(athena_fake: AthenaFake) -> Iterator[tuple[AthenaFake, Faults, featurekit.FeatureStore]]:
+    immediate(athena_fake)
     faults = Faults()
     server = _fault_proxy(athena_fake.endpoint, faults)
     engine = athena_fake.engine(endpoint_url=f"http://127.0.0.1:{server.server_address[1]}")

@@ -25,7 +25,7 @@ import featurekit
 from featurekit.errors import FeaturekitError, InputError, InvalidEntityId
 from tests.athena_fixtures import AthenaFake
 from tests.conftest import AS_OF
-from tests.hardening_support import AWKWARD, expected_probe, probe_rows, tried, write_probe_catalog
+from tests.hardening_support import AWKWARD, expected_probe, immediate, probe_rows, tried, write_probe_catalog
 from tests.oracle import customer_orders, read_orders
 
 PARAMS = ("label", "min_score", "until", "flag", "qty")
@@ -266,6 +266,7 @@ def test_athena_each_value_arrives_as_exactly_one_equal_literal(
 ) -> None:
     tried("injection: Athena (moto), received SQL parsed with sqlglot")
     _, catalog = probe
+    immediate(athena_fake)
     engine = athena_fake.engine()
     with featurekit.FeatureStore(catalog, engine=engine, cache=False) as store:
         try:

@@ -18,7 +18,7 @@ from featurekit.errors import FeaturekitError
 from tests.athena_fixtures import AthenaFake
 from tests.conftest import AS_OF
 from tests.converse_fake import ConverseFake, error_reply, text_reply
-from tests.hardening_support import tried
+from tests.hardening_support import immediate, tried
 
 SECRET = "fkSeCrEt/AcCeSsKeY+0123456789abcdefghijKLM"
 TOKEN = "fkSeSsIoNtOkEn//0123456789ZYXWVUTSRQ=="
@@ -70,22 +70,27 @@ def test_athena_logs_and_errors_never_carry_credentials(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[Any] = []
-    engine = athena_fake.engine(retry_attempts=2, query_timeout=0.3)
+    immediate(athena_fake)
+    engine = athena_fake.engine(retry_attempts=2)
     with featurekit.FeatureStore(engine=engine) as store:
         athena_fake.inject(COLUMNS, C42)
         row = store.get("customer_orders", "C00042", as_of="2024-05-01")
         seen += [row, row.provenance, row.provenance.to_dict(), store.session_queries, engine.settings, engine]
-        scenarios = [
-            lambda: athena_fake.proxy.fail.__setitem__("*", "HIVE_CANNOT_OPEN_SPLIT: bad file"),
-            lambda: (athena_fake.proxy.fail.clear(), athena_fake.proxy.throttle.__setitem__("StartQueryExecution", 9)),
-            lambda: (athena_fake.proxy.throttle.clear(), athena_fake.manual_progression()),
-        ]
-        for day, arrange in zip(("2024-05-02", "2024-05-03", "2024-05-04"), scenarios, strict=True):
-            arrange()
-            tried("secrets: Athena scenarios")
-            with pytest.raises(FeaturekitError) as caught:
-                store.get("customer_orders", "C00042", as_of=day)
-            seen += [str(caught.value), repr(caught.value), vars(caught.value)]
+        athena_fake.proxy.fail["*"] = "HIVE_CANNOT_OPEN_SPLIT: bad file"
+        with pytest.raises(FeaturekitError) as failed:
+            store.get("customer_orders", "C00042", as_of="2024-05-02")
+        athena_fake.proxy.fail.clear()
+        athena_fake.proxy.throttle["StartQueryExecution"] = 9
+        with pytest.raises(FeaturekitError) as throttled:
+            store.get("customer_orders", "C00042", as_of="2024-05-03")
+        athena_fake.proxy.throttle.clear()
+    athena_fake.manual_progression()
+    engine = athena_fake.engine(query_timeout=0.3)
+    with featurekit.FeatureStore(engine=engine) as store, pytest.raises(FeaturekitError) as timed_out:
+        store.get("customer_orders", "C00042", as_of="2024-05-04")
+    for caught in (failed, throttled, timed_out):
+        tried("secrets: Athena scenarios")
+        seen += [str(caught.value), repr(caught.value), vars(caught.value)]
     assert len(seen) > 6
     messages = own_logs(caplog)
     assert any("featurekit.athena" in m for m in messages)  # featurekit did log, at every level
