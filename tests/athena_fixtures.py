@@ -277,6 +277,11 @@ def athena_fake(_moto_server: tuple[str, ProxyState, str], monkeypatch: pytest.M
         monkeypatch.delenv(k, raising=False)
     fake = AthenaFake(proxy_endpoint, moto_endpoint, state)
     fake.post("/moto-api/reset")
+    # The reset keeps state-manager transitions: a previous test's manual progression would leak into this one.
+    fake.post(
+        "/moto-api/state-manager/set-transition",
+        {"model_name": "athena::execution", "transition": {"progression": "immediate"}},
+    )
     state.reset()
     boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint).create_bucket(Bucket=BUCKET)
     return fake
