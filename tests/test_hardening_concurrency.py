@@ -3,7 +3,8 @@
 Random single IDs and small batches, two views, several parameter sets, unknown IDs among them.
 Every row must equal the serial answer for its (view, parameters, ID): no cross-talk between
 entities or parameter sets. Single flight must hold: the engine is asked for each distinct key
-exactly once, however many threads want it at the same moment.
+exactly once, however many threads want it at the same moment. The same on the Athena path (moto),
+with results synthesised per query from the SQL it received.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def test_duckdb_single_flight_under_a_thundering_herd(sample_dir: Path) -> None:
     assert len({repr(rows) for *_, rows in answers}) == 1
 
 
-# -- Athena: a reduced version ---------------------------------------------------------------------
+# -- Athena: the same load, fewer distinct keys -------------------------------------------------
 # moto runs no SQL, so each query's result is synthesised from the SQL it received: a hook on the
 # recording proxy reads the IDs and lookback from StartQueryExecution and answers with rows that
 # encode them (order_count = lookback, total_spend = the ID's number). Results are queued FIFO by
@@ -140,12 +141,12 @@ def test_athena_threads_no_cross_talk_single_flight(athena_fake: AthenaFake) -> 
     lookbacks = (30, 90)
     ids = [f"C{n:05d}" for n in range(1, 21)] + ["C00099"]
     plans = []
-    for seed in range(8):
+    for seed in range(THREADS):
         rng = random.Random(seed)
         plans.append(
             [
                 ("customer_orders", (("lookback_days", rng.choice(lookbacks)),), rng.sample(ids, rng.randint(1, 3)))
-                for _ in range(60)
+                for _ in range(LOOKUPS)
             ]
         )
     # One connection: moto hands out injected results in the order queries start, so starts must not race.
