@@ -218,3 +218,69 @@ def test_hostile_templates_are_refused_before_anything_renders(hostile: str, mon
         parameters=(),
     )
     assert analysis.findings and rendered == []
+
+
+# -- random edits: whatever the files say, loading gives a catalog or problems, never a crash ------
+
+import contextlib  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SHIPPED_FILES = sorted(str(p.relative_to(shipped_catalog())) for p in shipped_catalog().rglob("*") if p.is_file())
+PIECES = ["'", '"', ":", "- ", "{", "}", "{{", "}}", "{%", "%}", "\t", "\n", "  ", "#", "&a", "*a", "!!", "|", ">",
+          "[", "]", ",", ":entity_ids", ":nope", "table('orders')", "__class__", "\x00", "\ufeff", "Ｃ", "-- ", "/*"]
+edits = st.tuples(
+    st.sampled_from(SHIPPED_FILES),
+    st.sampled_from(["insert", "delete-line", "duplicate-line", "truncate", "replace"]),
+    st.floats(0, 1),
+    st.lists(st.sampled_from(PIECES) | st.text(max_size=3), min_size=1, max_size=4).map("".join),
+)
+
+
+def apply(root: Path, edit: tuple[str, str, float, str]) -> None:
+    rel, kind, where, text = edit
+    path = root / rel
+    source = path.read_text()
+    lines = source.splitlines(keepends=True)
+    at = int(where * len(source))
+    line = min(int(where * len(lines)), max(len(lines) - 1, 0))
+    if kind == "insert":
+        source = source[:at] + text + source[at:]
+    elif kind == "replace":
+        source = source[:at] + text + source[at + len(text):]
+    elif kind == "truncate":
+        source = source[:at]
+    elif kind == "delete-line" and lines:
+        source = "".join(lines[:line] + lines[line + 1:])
+    elif lines:
+        source = "".join(lines[: line + 1] + lines[line:])
+    path.write_text(source)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(batch=st.lists(edits, min_size=1, max_size=3))
+def test_random_edits_give_a_catalog_or_located_problems(tmp_path_factory: pytest.TempPathFactory, batch) -> None:
+    from featurekit.errors import FeaturekitError
+    from featurekit.render import Renderer
+
+    tried("broken catalogs: random edits (hypothesis)")
+    root = tmp_path_factory.mktemp("fuzz") / "catalog"
+    shutil.copytree(shipped_catalog(), root)
+    for edit in batch:
+        apply(root, edit)
+    try:
+        catalog = featurekit.load(root)
+    except DeclarationError as error:
+        assert error.problems
+        for problem in error.problems:
+            path = Path(problem.file)
+            assert path == root or root in path.parents, problem
+            if problem.line is not None and path.is_file():
+                assert 1 <= problem.line <= len(path.read_bytes().splitlines()) + 1, problem
+            assert "\n" not in problem.message, problem
+        return
+    for view in catalog.views:  # what `featurekit validate` does next: every template adapts, or a typed error
+        with contextlib.suppress(FeaturekitError):
+            Renderer(catalog, "duckdb", lambda t: f'"{t.name}"').sql(view)

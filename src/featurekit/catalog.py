@@ -173,8 +173,13 @@ class _Loader:
             data, lines = read_yaml(file)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            reason = getattr(exc, "problem", None) or str(exc)
-            self.problem(file, mark.line + 1 if mark else None, f"YAML syntax error: {reason}")
+            line = mark.line + 1 if mark else None
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark, only a position
+                text = file.read_text(encoding="utf-8", errors="replace")
+                line = text.count("\n", 0, exc.position) + 1
+                reason = f"character {exc.character!r} is not allowed in YAML"
+            self.problem(file, line, f"YAML syntax error: {reason}")
             # Declarations are named after their file: references to it are not reported again as unknown.
             self.broken.add(file.stem)
             return
