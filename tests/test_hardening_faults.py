@@ -320,3 +320,28 @@ def test_athena_features_survive_a_transient_error_in_a_batch(faulty: Any) -> No
     frame = store.get("customer_orders", ["C00042", "C00043"], as_of=ATHENA_AS_OF)
     assert [r["order_count"] for r in frame.to_dicts()] == [3, 1]
     assert frame.provenance.cache_hits == 1 and frame.provenance.queries_run == 1
+
+
+# -- the disk cache ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("junk", [b"this is not sqlite" * 100, b""], ids=["garbage", "empty"])
+def test_a_corrupt_disk_cache_is_a_config_error_naming_the_file(
+    tmp_path: Path, sample_dir: Path, cli: Any, junk: bytes
+) -> None:
+    from featurekit.cache import DISK_FILE
+    from featurekit.errors import ConfigError
+
+    tried("faults: disk cache")
+    (tmp_path / DISK_FILE).write_bytes(junk)
+    if not junk:  # an empty file is a valid, empty SQLite database: the cache just works
+        with featurekit.FeatureStore(data=sample_dir, cache_dir=tmp_path) as store:
+            assert store.get("customer_orders", "C00042", as_of=AS_OF)["order_count"] >= 0
+        return
+    with pytest.raises(ConfigError) as caught:
+        featurekit.FeatureStore(data=sample_dir, cache_dir=tmp_path)
+    assert caught.value.setting == "cache_dir" and DISK_FILE in str(caught.value) and "\n" not in str(caught.value)
+    code, out, err = cli("get", "customer_orders", "C00042", "--data", sample_dir, "--cache-dir", tmp_path)
+    assert code == 2 and "Traceback" not in out + err
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: cache_dir: ") and "delete it or pick another folder" in line

@@ -171,6 +171,18 @@ def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path |
     return Path(chosen).expanduser() if chosen else None
 
 
+def _open_disk(file: Path) -> _Disk:
+    """The disk layer, or a ConfigError naming the file when it is not a usable SQLite cache (corrupt, a directory)."""
+    from .errors import ConfigError
+
+    try:
+        return _Disk(file)
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(
+            "cache_dir", f"{file} cannot be used as the cache ({exc}); delete it or pick another folder"
+        ) from None
+
+
 class FeatureCache:
     """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` is reached.
 
@@ -196,7 +208,7 @@ class FeatureCache:
         self._counters = _Counters()
         self._unflushed = _Counters()
         self._disk_lock = threading.Lock()
-        self._disk = _Disk(Path(path) / DISK_FILE) if path is not None else None
+        self._disk = _open_disk(Path(path) / DISK_FILE) if path is not None else None
 
     @property
     def path(self) -> Path | None:
