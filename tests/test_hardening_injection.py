@@ -381,3 +381,32 @@ def test_tool_calls_from_a_model_are_answered_or_refused_never_raised(
     want = customer_orders(orders, day if isinstance(day, dt.date) else dt.date.fromisoformat(day), lookback).get(cid)
     assert call.result["entity_id"] == cid
     assert call.result["features"]["order_count"] == (want["order_count"] if want else 0)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    argv=st.one_of(
+        st.tuples(st.just("note"), st.sampled_from(["retention_note"]) | cli_text,
+                  st.sampled_from(["C00042"]) | cli_text),
+        st.tuples(st.just("show"), st.sampled_from(["customer_orders"]) | cli_text),
+        st.tuples(st.just("schema"), cli_text | st.sampled_from(["view", "table"])),
+        st.tuples(st.just("ddl"), st.sampled_from(["orders"]) | cli_text,
+                  st.sampled_from(["--engine=duckdb", "--engine=athena"]) | cli_text.map(lambda s: f"--engine={s}")),
+        st.tuples(st.just("get"), st.just("customer_orders"), st.just("C00042"),
+                  cli_text.map(lambda s: f"--format={s}") | cli_text.map(lambda s: f"--engine={s}")
+                  | cli_text.map(lambda s: f"--chunk-size={s}")),
+    )
+)
+def test_other_commands_never_print_a_traceback(cli: Any, sample_dir: Path, argv: tuple[str, ...]) -> None:
+    tried("injection: CLI note/show/schema/ddl/get options with hostile arguments")
+    extra = ["--data", str(sample_dir)] if argv[0] in ("note", "get") else []
+    code, out, err = cli(*argv, *extra)
+    assert "Traceback" not in out + err
+    if code != 0:
+        assert code in (1, 2), (code, err)
+        lines = err.strip().splitlines()
+        assert (len(lines) == 1 and lines[0].startswith("error: ")) or "Usage:" in err, err
