@@ -10,9 +10,10 @@ import pytest
 from botocore.eventstream import EventStreamBuffer
 
 from featurekit import FeatureStore, LLMError
-from featurekit.bedrock import BedrockProvider, BedrockSettings, parse_usage
+from featurekit.bedrock import BedrockProvider, parse_usage
+from featurekit.config import BedrockSettings
 from featurekit.declarations import Guardrail, Inference
-from featurekit.errors import ConfigError, InputError
+from featurekit.errors import ConfigError, InputError, NotFoundError
 from featurekit.notes import NoteCache, Partial, write_note
 from featurekit.prompts import RenderedPrompt
 from tests.conftest import AS_OF
@@ -373,15 +374,30 @@ def test_note_cache_ttl_and_failures_not_cached(
 # -- settings --------------------------------------------------------------------------------------------------------
 
 
-def test_settings_precedence() -> None:
-    env = {"FEATUREKIT_BEDROCK_REGION": "eu-west-1", "AWS_REGION": "us-west-2", "FEATUREKIT_BEDROCK_MAX_ATTEMPTS": "7"}
-    assert BedrockSettings.resolve(environ=env).region == "eu-west-1"
-    assert BedrockSettings.resolve(environ=env).max_attempts == 7
-    assert BedrockSettings.resolve(region="ap-south-1", environ=env).region == "ap-south-1"
-    assert BedrockSettings.resolve(environ={"AWS_REGION": "us-west-2"}).region == "us-west-2"
-    assert BedrockSettings.resolve(environ={}).region == "us-east-1"
+def test_settings_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "FEATUREKIT_BEDROCK_REGION": "eu-west-1",
+        "AWS_REGION": "us-west-2",
+        "FEATUREKIT_BEDROCK_MAX_ATTEMPTS": "7",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert BedrockProvider().settings.region == "eu-west-1"
+    assert BedrockProvider().settings.max_attempts == 7
+    assert BedrockProvider(region="ap-south-1").settings.region == "ap-south-1"
+    monkeypatch.delenv("FEATUREKIT_BEDROCK_REGION")
+    assert BedrockProvider().settings.region == "us-west-2"
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    assert BedrockProvider().settings.region == "us-east-1"
+    monkeypatch.setenv("FEATUREKIT_BEDROCK_MAX_ATTEMPTS", "many")
     with pytest.raises(ConfigError, match="max_attempts"):
-        BedrockSettings.resolve(environ={"FEATUREKIT_BEDROCK_MAX_ATTEMPTS": "many"})
+        BedrockProvider()
+    monkeypatch.setenv("FEATUREKIT_BEDROCK_MAX_ATTEMPTS", "2")
+    with pytest.raises(NotFoundError, match="did you mean 'read_timeout'"):
+        BedrockProvider(read_timout=3)
+    # A profile file names an engine; it never leaks into (or breaks) the provider's settings.
+    monkeypatch.setenv("FEATUREKIT_PROFILE", "prod")
+    assert BedrockSettings() == BedrockSettings.model_validate({}) and BedrockProvider().settings.max_attempts == 2
 
 
 def test_client_is_configured_with_explicit_retries_and_timeouts(aws_env: None) -> None:

@@ -72,6 +72,7 @@ def plan(
 ) -> BatchPlan:
     """Chunks for `ids`; explicit settings win, Athena's query-size limit always applies to the IDs inline."""
     inline = dialect in ("athena", "trino") or max_query_bytes is not None
+    rate: float | None
     if inline:
         limit = athena_chunk_size(sql, ids, max_query_bytes or ATHENA_MAX_QUERY_BYTES)
         size = min(chunk_size, limit) if chunk_size else limit

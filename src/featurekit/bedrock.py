@@ -11,23 +11,19 @@ Stop reasons are reported, not judged here: `notes.write_note` decides that `gua
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import config
+from .config import BedrockSettings
 from .declarations import Guardrail, Inference
 from .errors import ConfigError, LLMError
 from .llm import Completion
 from .prompts import RenderedPrompt
 
-ENV_PREFIX = "FEATUREKIT_BEDROCK_"
-DEFAULT_REGION = "us-east-1"
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 60.0
 #: Prefixes of cross-region inference profile IDs (`us.amazon.nova-lite-v1:0`).
 PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "ca.", "jp.", "au.")
 
@@ -43,64 +39,6 @@ USAGE_KEYS = {
 
 _SESSIONS: dict[str | None, Any] = {}
 _SESSIONS_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class BedrockSettings:
-    """Resolved connection settings; `model` overrides the prompt's declared model when set."""
-
-    region: str = DEFAULT_REGION
-    profile: str | None = None
-    endpoint_url: str | None = None
-    model: str | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-
-    @classmethod
-    def resolve(
-        cls,
-        *,
-        region: str | None = None,
-        profile: str | None = None,
-        endpoint_url: str | None = None,
-        model: str | None = None,
-        max_attempts: int | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> BedrockSettings:
-        env = os.environ if environ is None else environ
-
-        def pick(value: Any, name: str, *fallbacks: str) -> Any:
-            if value is not None:
-                return value
-            for var in (ENV_PREFIX + name, *fallbacks):
-                if env.get(var):
-                    return env[var]
-            return None
-
-        def number(value: Any, name: str, kind: type, default: Any) -> Any:
-            raw = pick(value, name)
-            if raw is None:
-                return default
-            try:
-                parsed = kind(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(f"bedrock {name.lower()}", f"{raw!r} is not a number") from None
-            if parsed <= 0:
-                raise ConfigError(f"bedrock {name.lower()}", f"must be positive, got {raw!r}")
-            return parsed
-
-        return cls(
-            region=pick(region, "REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or DEFAULT_REGION,
-            profile=pick(profile, "PROFILE", "AWS_PROFILE"),
-            endpoint_url=pick(endpoint_url, "ENDPOINT_URL"),
-            model=pick(model, "MODEL"),
-            max_attempts=number(max_attempts, "MAX_ATTEMPTS", int, DEFAULT_MAX_ATTEMPTS),
-            connect_timeout=number(connect_timeout, "CONNECT_TIMEOUT", float, DEFAULT_CONNECT_TIMEOUT),
-            read_timeout=number(read_timeout, "READ_TIMEOUT", float, DEFAULT_READ_TIMEOUT),
-        )
 
 
 @dataclass(frozen=True)
@@ -153,27 +91,20 @@ class BedrockProvider:
 
     def __init__(
         self,
+        settings: BedrockSettings | None = None,
         *,
-        region: str | None = None,
-        profile: str | None = None,
-        endpoint_url: str | None = None,
-        model: str | None = None,
-        max_attempts: int | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
         stream: bool = False,
         on_text: Callable[[str], None] | None = None,
         client: Any = None,
+        **overrides: Any,
     ) -> None:
-        self.settings = BedrockSettings.resolve(
-            region=region,
-            profile=profile,
-            endpoint_url=endpoint_url,
-            model=model,
-            max_attempts=max_attempts,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        if settings is None:
+            resolved = config.resolve("bedrock", overrides)
+            assert isinstance(resolved, BedrockSettings)
+            settings = resolved
+        elif overrides:
+            settings = BedrockSettings.model_validate({**settings.model_dump(), **overrides})
+        self.settings = settings
         self.stream, self.on_text = stream, on_text
         self._client = client
         self._lock = threading.Lock()

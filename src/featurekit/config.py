@@ -18,8 +18,9 @@ and that engine's settings; `default:` names the profile used when none is asked
         engine: duckdb
         data: ./data
 
-Environment variables are `FEATUREKIT_ATHENA_<SETTING>` / `FEATUREKIT_TRINO_<SETTING>` (upper
-case), plus the standard `AWS_REGION` / `AWS_DEFAULT_REGION` for the Athena region.
+Environment variables are `FEATUREKIT_ATHENA_<SETTING>` / `FEATUREKIT_TRINO_<SETTING>` /
+`FEATUREKIT_BEDROCK_<SETTING>` (upper case), plus the standard `AWS_REGION` / `AWS_DEFAULT_REGION`
+for a region.
 """
 
 from __future__ import annotations
@@ -143,7 +144,25 @@ class TrinoSettings(BaseModel):
         return self
 
 
-SETTINGS_MODELS: dict[str, type[BaseModel]] = {"athena": AthenaSettings, "trino": TrinoSettings}
+class BedrockSettings(BaseModel):
+    """Where notes are written by a Bedrock model; `model` overrides the prompt's declared model when set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = Field("us-east-1", description="AWS region; falls back to AWS_REGION / AWS_DEFAULT_REGION.")
+    profile: str | None = Field(None, description="Named AWS profile for credentials (else the default chain).")
+    endpoint_url: str | None = Field(None, description="bedrock-runtime endpoint override (tests, VPC endpoints).")
+    model: str | None = Field(None, description="Model or inference profile ID, overriding the prompt's.")
+    max_attempts: int = Field(3, ge=1, le=20, description="Requests per call, first included (standard retry mode).")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model's answer.")
+
+
+SETTINGS_MODELS: dict[str, type[BaseModel]] = {
+    "athena": AthenaSettings,
+    "trino": TrinoSettings,
+    "bedrock": BedrockSettings,
+}
 
 
 @dataclass(frozen=True)
@@ -207,7 +226,7 @@ def _env_settings(kind: str) -> dict[str, Any]:
         value = os.environ.get(f"FEATUREKIT_{kind.upper()}_{key.upper()}")
         if value is not None:
             found[key] = None if value.lower() in ("", "none", "null") and fname in _NULLABLE[kind] else value
-    if kind == "athena" and "region" not in found:
+    if "region" in model.model_fields and "region" not in found:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if region:
             found["region"] = region
@@ -231,7 +250,8 @@ def resolve(
     """Settings of engine `kind`: explicit arguments > the profile > environment variables > defaults."""
     model = SETTINGS_MODELS[kind]
     merged: dict[str, Any] = _env_settings(kind)
-    chosen = load_profile(profile, profile_path)
+    # Profiles name an engine; a provider such as bedrock takes its settings from arguments and environment.
+    chosen = load_profile(profile, profile_path) if kind in ENGINE_KINDS else None
     if chosen is not None:
         if chosen.engine != kind:
             if profile or os.environ.get(ENV_PROFILE):
