@@ -179,3 +179,14 @@ def test_hostile_templates_cannot_reach_python_internals(catalog_dir: Path, host
     sql.write_text(sql.read_text() + "\n-- x\n" + "UNION ALL SELECT " + hostile + "\n")
     found = problems(catalog_dir)
     assert any(p.startswith("views/spend_trend.sql:") for p in found), found
+
+
+def test_line_numbers_count_lines_as_an_editor_does(catalog_dir: Path):
+    # U+0085 (NEL) is a line break to YAML but not to editors; the error must name the editor's line.
+    view = catalog_dir / "views" / "spend_trend.yaml"
+    lines = view.read_text().splitlines()
+    lines[2] += " \u0085 still line three"
+    lines[5] = "  - name: [window_days"
+    view.write_text("\n".join(lines) + "\n")
+    found = problems(catalog_dir)
+    assert found and found[0].startswith("views/spend_trend.yaml:6: YAML syntax error"), found

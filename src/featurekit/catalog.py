@@ -172,12 +172,12 @@ class _Loader:
         try:
             data, lines = read_yaml(file)
         except yaml.YAMLError as exc:
+            text = file.read_text(encoding="utf-8", errors="replace")
             mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else None
+            line = editor_line(text, mark.index) if mark else None
             reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark, only a position
-                text = file.read_text(encoding="utf-8", errors="replace")
-                line = text.count("\n", 0, exc.position) + 1
+                line = editor_line(text, exc.position)
                 reason = f"character {exc.character!r} is not allowed in YAML"
             self.problem(file, line, f"YAML syntax error: {reason}")
             # Declarations are named after their file: references to it are not reported again as unknown.
@@ -289,9 +289,19 @@ class _Loader:
         return None
 
 
+def editor_line(text: str, index: int) -> int:
+    """The 1-based line of a character offset as an editor counts lines.
+
+    YAML also breaks lines at NEL, LS and PS (U+0085, U+2028, U+2029); editors do not, so YAML's own
+    line numbers would point past the line a person has to fix.
+    """
+    return text.count("\n", 0, index) + 1
+
+
 def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse YAML and remember the 1-based line of every key and list item."""
-    loader = yaml.SafeLoader(file.read_text(encoding="utf-8"))
+    text = file.read_text(encoding="utf-8")
+    loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -302,12 +312,12 @@ def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        lines[path] = n.start_mark.line + 1
+        lines[path] = editor_line(text, n.start_mark.index)
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
                 child = (*path, key.value)
                 walk(value, child)
-                lines[child] = key.start_mark.line + 1
+                lines[child] = editor_line(text, key.start_mark.index)
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, (*path, i))
