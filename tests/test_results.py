@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -55,3 +56,34 @@ def test_html_escapes_values(store):
     )
     html = featurekit.FeatureFrame(frame.view, frame.key, hostile, frame.provenance)._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_decimal_results_become_the_nearest_float():
+    from featurekit.results import typed
+
+    view = featurekit.load().view("spend_trend")
+    raw = pa.table(
+        {
+            "customer_id": ["C00001"],
+            "recent_spend": pa.array([Decimal("24.15")], pa.decimal128(12, 2)),
+            "prior_spend": pa.array([Decimal("0.10")], pa.decimal128(12, 2)),
+            "spend_change": pa.array([Decimal("24.05")], pa.decimal128(12, 2)),
+            "trend": ["up"],
+        }
+    )
+    row = typed(view, "customer_id", "string", ["C00001"], raw).to_pylist()[0]
+    assert (row["recent_spend"], row["prior_spend"], row["spend_change"]) == (24.15, 0.1, 24.05)
+
+
+def test_money_is_deterministic_across_parallel_runs(store):
+    ids = [f"C{i:05d}" for i in range(1, 61)]
+    runs = {
+        tuple(
+            (r["avg_order"], r["total_spend"])
+            for r in store.get(
+                "customer_orders", ids, as_of=AS_OF, params={"lookback_days": 365}, use_cache=False
+            ).to_dicts()
+        )
+        for _ in range(10)
+    }
+    assert len(runs) == 1

@@ -1,7 +1,7 @@
--- customer_orders: one aggregation over the orders in [as_of - lookback_days, as_of].
--- The dt predicate repeats the window on the partition column so engines read only those days.
+-- customer_orders: one aggregation over the orders in [as_of - lookback_days, as_of]; amounts as exact DECIMAL,
+-- so parallel sums give the same cents every run. The dt predicate repeats the window on the partition column.
 WITH windowed AS (
-    SELECT customer_id, CAST(order_date AS DATE) AS order_day, category, amount, refunded
+    SELECT customer_id, CAST(order_date AS DATE) AS order_day, category, CAST(amount AS DECIMAL(12, 2)) AS amount, refunded
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
       AND dt BETWEEN date_format(date_add('day', -:lookback_days, :as_of), '%Y-%m-%d')

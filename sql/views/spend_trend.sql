@@ -1,11 +1,11 @@
--- spend_trend: two adjacent windows of window_days each, compared with conditional aggregation.
+-- spend_trend: two adjacent windows of window_days each, compared with conditional aggregation (exact DECIMAL sums).
 WITH windows AS (
     SELECT
         customer_id,
         sum(CASE WHEN CAST(order_date AS DATE) > date_add('day', -:window_days, :as_of)
-                 THEN amount ELSE 0 END) AS recent,
+                 THEN CAST(amount AS DECIMAL(12, 2)) ELSE 0 END) AS recent,
         sum(CASE WHEN CAST(order_date AS DATE) <= date_add('day', -:window_days, :as_of)
-                 THEN amount ELSE 0 END) AS prior
+                 THEN CAST(amount AS DECIMAL(12, 2)) ELSE 0 END) AS prior
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
       AND dt BETWEEN date_format(date_add('day', -2 * :window_days, :as_of), '%Y-%m-%d')

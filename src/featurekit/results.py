@@ -61,6 +61,10 @@ def typed(view: View, key: str, key_type: str, ids: Sequence[Any], result: pa.Ta
 def _with_default(feature: Feature, column: pa.ChunkedArray, present: pa.ChunkedArray) -> pa.ChunkedArray:
     target = ARROW_TYPES[feature.type]
     try:
+        if pa.types.is_decimal(column.type) and pa.types.is_floating(target):
+            # Arrow scales the unscaled integer by 10**-scale (24.15 -> 24.150000000000002); parsing the
+            # decimal's exact text gives the nearest double, the value a reader expects.
+            column = column.cast(pa.string())
         column = column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise QueryError(
