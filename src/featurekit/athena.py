@@ -170,6 +170,9 @@ def _cursor_class(driver: str) -> type:
 
         def _poll_until_terminal(self, query_id: str) -> Any:
             self._fk_poll_start = time.monotonic()
+            # PyAthena asks for the status right after starting; no query is done that fast, and waiting
+            # first makes every poll cycle at least POLL_FIRST_WAIT long (at most one call per 100 ms).
+            time.sleep(POLL_FIRST_WAIT)
             return super()._poll_until_terminal(query_id)
 
         def _wait_poll_interval(self) -> None:
