@@ -87,3 +87,20 @@ def test_money_is_deterministic_across_parallel_runs(store):
         for _ in range(10)
     }
     assert len(runs) == 1
+
+
+def test_a_query_returning_two_rows_for_one_entity_is_an_error():
+    from featurekit.results import typed
+
+    view = featurekit.load().view("spend_trend")
+    raw = pa.table(
+        {
+            "customer_id": ["C00001", "C00001"],
+            "recent_spend": [1.0, 2.0],
+            "prior_spend": [0.0, 0.0],
+            "spend_change": [1.0, 2.0],
+            "trend": ["new", "new"],
+        }
+    )
+    with pytest.raises(featurekit.QueryError, match="more than one row for an entity; GROUP BY customer_id"):
+        typed(view, "customer_id", "string", ["C00001"], raw)

@@ -8,6 +8,7 @@ defaults, so every requested ID has exactly one row, in the order asked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def arrow_schema(view: View, key: str, key_type: str) -> pa.Schema:
     key_field = pa.field(key, pa.int64() if key_type == "int" else pa.string(), nullable=False)
     return pa.schema([key_field] + [pa.field(f.name, ARROW_TYPES[f.type]) for f in view.features])
@@ -47,14 +49,19 @@ def typed(view: View, key: str, key_type: str, ids: Sequence[Any], result: pa.Ta
     missing = [name for name in schema.names if name not in result.column_names]
     if missing:
         raise QueryError(f"view {view.name!r}: the query did not return the declared column(s) {', '.join(missing)}")
-    found = result.select(schema.names).append_column("__found", pa.array([True] * result.num_rows, pa.bool_()))
-    wanted = pa.table({key: pa.array(ids, schema.field(key).type), "__order": pa.array(range(len(ids)), pa.int64())})
-    joined = wanted.join(found.cast(found.schema.set(0, schema.field(key))), key, join_type="left outer")
-    joined = joined.sort_by("__order")
-    present = pc.fill_null(joined["__found"], False)
-    columns = [joined[key]]
-    for feature in view.features:
-        columns.append(_with_default(feature, joined[feature.name], present))
+    try:
+        found_keys = result[key].cast(schema.field(key).type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise QueryError(f"view {view.name!r}: key column {key!r} is {result[key].type}: {exc}") from None
+    if pc.count_distinct(found_keys).as_py() != result.num_rows:
+        raise QueryError(f"view {view.name!r} returned more than one row for an entity; GROUP BY {key}")
+    keys = pa.array(ids, schema.field(key).type)
+    # Position of each requested ID in the result (null where it has no row): one vectorised pass,
+    # and take() returns the rows in the order asked, with nulls for the IDs the query did not return.
+    positions = pc.index_in(keys, value_set=found_keys.combine_chunks())
+    present = pc.is_valid(positions)
+    picked = result.select([f.name for f in view.features]).take(positions)
+    columns = [keys] + [_with_default(f, picked[f.name], present) for f in view.features]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
