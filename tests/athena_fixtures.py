@@ -31,6 +31,18 @@ import pytest
 REGION = "us-east-1"
 BUCKET = "featurekit-results"
 STAGING = f"s3://{BUCKET}/athena/"
+#: The result shape of the shipped customer_orders view, as Athena reports it, and one row of it.
+COLUMNS = [
+    ("customer_id", "varchar"),
+    ("order_count", "bigint"),
+    ("total_spend", "double"),
+    ("avg_order", "double"),
+    ("last_order", "date"),
+    ("refund_rate", "double"),
+    ("top_category", "varchar"),
+    ("days_since_last_order", "bigint"),
+]
+C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
 DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

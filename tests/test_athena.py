@@ -21,19 +21,8 @@ from featurekit import athena as athena_mod
 from featurekit.athena import AthenaEngine, summarize
 from featurekit.engines import athena_cost
 from featurekit.errors import ConfigError, NotFoundError, QueryError, QueryThrottled, QueryTimeout
-from tests.athena_fixtures import REGION, STAGING, AthenaFake
+from tests.athena_fixtures import C42, COLUMNS, REGION, STAGING, AthenaFake
 
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
-C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
 C43 = ("C00043", 1, 20.0, 20.0, "2024-03-01", 0.0, "toys", 61)
 AS_OF = "2024-05-01"
 

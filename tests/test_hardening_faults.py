@@ -29,7 +29,7 @@ import pytest
 import featurekit
 from featurekit.errors import DataError, FeaturekitError, QueryError
 from featurekit.sample import write_sample
-from tests.athena_fixtures import AthenaFake
+from tests.athena_fixtures import C42, COLUMNS, AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import immediate, tried
 from tests.oracle import customer_orders, read_orders
@@ -100,8 +100,15 @@ JSON_CASES: list[tuple[str, Callable[[Path], Path], type[FeaturekitError], str]]
     ("missing-folder", remove_folder, DataError, "does not exist"),
     ("empty-folder", empty_folder, DataError, "has no *.json files"),
     ("truncated-json-line", append_line('{"order_id": "x", "customer_id": \n'), QueryError, "Malformed JSON"),
-    ("mistyped-json", replace_last(b'{"order_id": 1, "customer_id": "C00042", "order_date": "2026-06-30", '
-                                   b'"category": "x", "amount": "abc", "refunded": "maybe"}\n'), QueryError, ""),
+    (
+        "mistyped-json",
+        replace_last(
+            b'{"order_id": 1, "customer_id": "C00042", "order_date": "2026-06-30", '
+            b'"category": "x", "amount": "abc", "refunded": "maybe"}\n'
+        ),
+        QueryError,
+        "",
+    ),
     ("pretty-printed-json", replace_last(b'[\n  {"order_id": "1"}\n]\n'), QueryError, ""),
     ("binary-file", replace_last(b"\xff\xfe\x00\x01binary"), QueryError, ""),
 ]
@@ -183,17 +190,6 @@ def test_cli_data_faults_are_one_line_without_traceback(cli: Any, tmp_path: Path
 
 # -- Athena: AWS errors on chosen operations -----------------------------------------------------
 
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
-C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
 ATHENA_AS_OF = "2024-05-01"
 
 
@@ -266,21 +262,37 @@ def faulty(athena_fake: AthenaFake) -> Iterator[tuple[AthenaFake, Faults, featur
 
 
 ATHENA_FAULTS = [
-    ("access-denied-start", "StartQueryExecution", 400, "AccessDeniedException",
-     "User: arn:aws:iam::1:user/x is not authorized to perform: athena:StartQueryExecution"),
-    ("access-denied-results", "GetQueryResults", 400, "AccessDeniedException",
-     "Access denied when writing output to url: s3://featurekit-results/athena/"),
+    (
+        "access-denied-start",
+        "StartQueryExecution",
+        400,
+        "AccessDeniedException",
+        "User: arn:aws:iam::1:user/x is not authorized to perform: athena:StartQueryExecution",
+    ),
+    (
+        "access-denied-results",
+        "GetQueryResults",
+        400,
+        "AccessDeniedException",
+        "Access denied when writing output to url: s3://featurekit-results/athena/",
+    ),
     ("internal-error-start", "StartQueryExecution", 500, "InternalServerException", "Internal error"),
     ("internal-error-poll", "GetQueryExecution", 500, "InternalServerException", "Internal error"),
     ("unavailable-results", "GetQueryResults", 503, "ServiceUnavailableException", "Service unavailable"),
-    ("missing-result-object", "GetQueryResults", 400, "InvalidRequestException",
-     "Unable to read the query result: s3://featurekit-results/athena/x.csv (NoSuchKey)"),
+    (
+        "missing-result-object",
+        "GetQueryResults",
+        400,
+        "InvalidRequestException",
+        "Unable to read the query result: s3://featurekit-results/athena/x.csv (NoSuchKey)",
+    ),
     ("throttled-results", "GetQueryResults", 400, "ThrottlingException", "Rate exceeded"),
 ]
 
 
-@pytest.mark.parametrize(("case", "operation", "status", "code", "message"), ATHENA_FAULTS,
-                         ids=[f[0] for f in ATHENA_FAULTS])
+@pytest.mark.parametrize(
+    ("case", "operation", "status", "code", "message"), ATHENA_FAULTS, ids=[f[0] for f in ATHENA_FAULTS]
+)
 def test_athena_aws_errors_are_typed_one_line_and_not_cached(
     faulty: Any, case: str, operation: str, status: int, code: str, message: str
 ) -> None:
