@@ -19,7 +19,7 @@ import pytest
 
 import featurekit
 from featurekit.cache import FeatureCache
-from tests.athena_fixtures import AthenaFake
+from tests.athena_fixtures import COLUMNS, AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import immediate, tried
 
@@ -107,17 +107,6 @@ def test_duckdb_single_flight_under_a_thundering_herd(sample_dir: Path) -> None:
 # recording proxy reads the IDs and lookback from StartQueryExecution and answers with rows that
 # encode them (order_count = lookback, total_spend = the ID's number). Results are queued FIFO by
 # moto, so queries are serialised by the hook's lock; threads still race in featurekit's cache.
-
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
 
 
 def test_athena_threads_no_cross_talk_single_flight(athena_fake: AthenaFake) -> None:

@@ -12,26 +12,14 @@ import pytest
 
 import featurekit
 from featurekit.errors import CostLimitExceeded, QueryError
-from tests.athena_fixtures import AthenaFake
+from tests.athena_fixtures import C42, COLUMNS, AthenaFake
 from tests.hardening_support import immediate, tried
 
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
-C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
 MB = 1_000_000
 
 
 def scans(fake: AthenaFake, n: int) -> None:
     fake.proxy.statistics["*"] = {"DataScannedInBytes": n}
-
 
 
 def test_per_query_limit_discards_the_result_and_caches_nothing(athena_fake: AthenaFake) -> None:
@@ -158,8 +146,18 @@ def test_cli_get_dry_run(athena_fake: AthenaFake, cli: Any, monkeypatch: pytest.
     tried("dry run")
     monkeypatch.setenv("FEATUREKIT_ATHENA_S3_STAGING_DIR", "s3://featurekit-results/athena/")
     monkeypatch.setenv("FEATUREKIT_ATHENA_ENDPOINT_URL", athena_fake.endpoint)
-    code, out, err = cli("get", "customer_orders", "C00042", "--engine", "athena", "--as-of", "2024-05-01",
-                         "--param", "lookback_days=30", "--dry-run")
+    code, out, err = cli(
+        "get",
+        "customer_orders",
+        "C00042",
+        "--engine",
+        "athena",
+        "--as-of",
+        "2024-05-01",
+        "--param",
+        "lookback_days=30",
+        "--dry-run",
+    )
     assert code == 0, err
     assert out.startswith("dry run: nothing was executed; 1 query for 1 IDs at most")
     assert "s3_staging_dir: s3://featurekit-results/athena/" in out and "IN :entity_ids" in out

@@ -15,7 +15,7 @@ import pytest
 
 import featurekit
 from featurekit.errors import FeaturekitError
-from tests.athena_fixtures import AthenaFake
+from tests.athena_fixtures import C42, COLUMNS, AthenaFake
 from tests.conftest import AS_OF
 from tests.converse_fake import ConverseFake, error_reply, text_reply
 from tests.hardening_support import immediate, tried
@@ -45,24 +45,7 @@ def leaks(*texts: Any) -> list[str]:
 
 
 def own_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
-        for r in caplog.records
-        if not r.name.startswith(FOREIGN)
-    ]
-
-
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
-C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
+    return [f"{r.name}: {r.getMessage()} {r.exc_text or ''}" for r in caplog.records if not r.name.startswith(FOREIGN)]
 
 
 def test_athena_logs_and_errors_never_carry_credentials(
@@ -165,8 +148,11 @@ def probe_catalog(tmp_path: Any) -> Any:
     return catalog
 
 
-PROBE_COLUMNS = [("thing_id", "varchar"), *((n, "bigint") for n in ("n", "n_label", "n_score", "n_day", "n_flag",
-                                                                      "n_qty")), ("echo", "varchar")]
+PROBE_COLUMNS = [
+    ("thing_id", "varchar"),
+    *((n, "bigint") for n in ("n", "n_label", "n_score", "n_day", "n_flag", "n_qty")),
+    ("echo", "varchar"),
+]
 
 
 def athena_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
