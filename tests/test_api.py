@@ -31,11 +31,20 @@ EXPECTED = {
     "RenderedQuery",
     "TemplateError",
     "load",
+    "AthenaEngine",
+    "BedrockProvider",
+    "CostLimitExceeded",
+    "DryRun",
+    "GroundingReport",
+    "Partial",
+    "QueryThrottled",
+    "ask",
+    "tool_config",
 }
 
 
 def test_public_api_is_exactly_the_exported_names():
-    assert set(featurekit.__all__) >= EXPECTED
+    assert set(featurekit.__all__) == EXPECTED
     assert featurekit.__all__ == sorted(featurekit.__all__, key=str.lower) or featurekit.__all__ == sorted(
         featurekit.__all__
     )
@@ -50,3 +59,14 @@ def test_every_error_descends_from_one_root():
         if n.endswith("Error") or n in ("QueryTimeout", "InvalidEntityId")
     ]
     assert all(issubclass(e, featurekit.FeaturekitError) for e in errors)
+
+
+def test_importing_featurekit_loads_no_cloud_sdk():
+    # The embedded default must work without the athena/bedrock/trino extras installed.
+    import subprocess
+    import sys
+
+    sdks = "('boto3', 'botocore', 'pyathena', 'trino')"
+    code = f"import sys, featurekit; print(sorted(m for m in {sdks} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
