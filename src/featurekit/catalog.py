@@ -30,6 +30,7 @@ from .declarations import KINDS, Entity, Prompt, Table, View
 from .errors import DeclarationError, NotFoundError, Problem
 
 ENV_CATALOG = "FEATUREKIT_CATALOG"
+#: The engines a profile can name; each may have an override file `<view>.<engine>.sql`.
 ENGINES = ("duckdb", "athena", "trino")
 #: Binds every view template may use without declaring them.
 BUILTIN_BINDS = ("entity_ids", "as_of")

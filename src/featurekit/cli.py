@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from . import batch
 from . import catalog as catalog_mod
 from .cache import ENV_CACHE_DIR, FeatureCache
 from .catalog import ENGINES, Catalog
+from .cli_options import CatalogOpt, DataOpt, err, out
 from .errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from .results import FeatureFrame, jsonable
 from .store import FeatureStore
@@ -29,17 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-CatalogOpt = Annotated[
-    Path | None,
-    typer.Option("--catalog", envvar=catalog_mod.ENV_CATALOG, help="Catalog folder (default: the shipped catalog)."),
-]
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", envvar="FEATUREKIT_DATA", help="Data folder the local tables live in.")
-]
 EngineOpt = Annotated[
     str, typer.Option("--engine", envvar="FEATUREKIT_ENGINE", help=f"Where queries run: {', '.join(ENGINES)}.")
 ]

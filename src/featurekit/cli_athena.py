@@ -11,22 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from . import catalog as catalog_mod
 from . import config as config_mod
 from . import ddl as ddl_mod
+from .cli_options import CatalogOpt, DataOpt, out
 from .errors import InputError, NotFoundError
 
-out = Console(highlight=False, soft_wrap=True)
-
-CatalogOpt = Annotated[
-    Path | None,
-    typer.Option("--catalog", envvar=catalog_mod.ENV_CATALOG, help="Catalog folder (default: the shipped catalog)."),
-]
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", envvar="FEATUREKIT_DATA", help="Data folder the local tables live in.")
-]
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", envvar=config_mod.ENV_PROFILE, help="Profile name in featurekit.yaml.")
 ]

@@ -35,12 +35,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from .catalog import ENGINES
 from .errors import ConfigError, NotFoundError
 
 ENV_PROFILE = "FEATUREKIT_PROFILE"
 ENV_PROFILE_FILE = "FEATUREKIT_PROFILE_FILE"
 PROFILE_FILE_NAMES = ("featurekit.yaml", "featurekit.yml")
-ENGINE_KINDS = ("duckdb", "athena", "trino")
 
 
 class AthenaSettings(BaseModel):
@@ -213,8 +213,8 @@ def load_profile(name: str | None = None, path: str | os.PathLike[str] | None = 
         raise NotFoundError("profile", str(name), profiles)
     body = dict(profiles[name] or {})
     engine = body.pop("engine", None)
-    if engine not in ENGINE_KINDS:
-        raise ConfigError(f"profiles.{name}.engine", f"must be one of {', '.join(ENGINE_KINDS)} (got {engine!r})")
+    if engine not in ENGINES:
+        raise ConfigError(f"profiles.{name}.engine", f"must be one of {', '.join(ENGINES)} (got {engine!r})")
     return Profile(str(name), engine, body, file)
 
 
@@ -251,7 +251,7 @@ def resolve(
     model = SETTINGS_MODELS[kind]
     merged: dict[str, Any] = _env_settings(kind)
     # Profiles name an engine; a provider such as bedrock takes its settings from arguments and environment.
-    chosen = load_profile(profile, profile_path) if kind in ENGINE_KINDS else None
+    chosen = load_profile(profile, profile_path) if kind in ENGINES else None
     if chosen is not None:
         if chosen.engine != kind:
             if profile or os.environ.get(ENV_PROFILE):

@@ -140,13 +140,6 @@ def _comment(text: str) -> str:
     return f" COMMENT {hive_literal(text)}" if text else ""
 
 
-def drop_table(table: Table, *, database: str) -> Statement:
-    """DROP TABLE removes only the catalog entry; the files under LOCATION stay in S3."""
-    return Statement(
-        f"DROP TABLE IF EXISTS {hive_quote(database)}.{hive_quote(table.name)}", label=f"drop {table.name}"
-    )
-
-
 def parquet_name(table: Table) -> str:
     return f"{table.name}_parquet"
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 from . import batch
 from . import catalog as catalog_mod
 from .cache import FeatureCache, Fetched, default_cache_dir
-from .catalog import Catalog
+from .catalog import ENGINES, Catalog
 from .engines import DuckDBEngine, Engine, QueryStats
 from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm import Provider, get_provider
@@ -31,7 +31,6 @@ from .prompts import RenderedPrompt, render_prompt
 from .render import RenderedQuery, Renderer, parse_as_of
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
-ENGINE_KINDS = ("duckdb", "athena", "trino")
 #: Engine settings a dry run shows: where a query would run, never how it authenticates.
 _WHERE_SETTINGS = (
     "region",
@@ -80,7 +79,7 @@ def open_engine(kind: str, **settings: Any) -> Engine:
         from .trino import TrinoEngine
 
         return TrinoEngine(**settings)
-    raise NotFoundError("engine", kind, ENGINE_KINDS)
+    raise NotFoundError("engine", kind, ENGINES)
 
 
 class FeatureStore:
