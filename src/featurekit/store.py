@@ -146,14 +146,7 @@ class FeatureStore:
         bound: IDs already in the cache are not queried.
         """
         query = self.render(view, ids, as_of=as_of, params=params)
-        plan = batch.plan(
-            query.entity_ids,
-            query.sql,
-            dialect=self.engine.dialect,
-            chunk_size=self.chunk_size,
-            max_concurrency=self.max_concurrency,
-            max_query_bytes=getattr(self.engine, "max_query_bytes", None),
-        )
+        plan = self._plan(query, query.entity_ids)
         where: dict[str, Any] = {"engine": self.engine.name}
         settings = getattr(self.engine, "settings", None)
         if settings is not None:  # Athena, Trino: only settings that say where, never credentials
@@ -212,14 +205,7 @@ class FeatureStore:
         queries: list[QueryStats] = []
 
         def run(missing: Sequence[Any]) -> pa.Table:
-            plan = batch.plan(
-                missing,
-                query.sql,
-                dialect=self.engine.dialect,
-                chunk_size=self.chunk_size,
-                max_concurrency=self.max_concurrency,
-                max_query_bytes=getattr(self.engine, "max_query_bytes", None),
-            )
+            plan = self._plan(query, missing)
             if plan.starts_per_second and self._bucket is None:
                 self._bucket = batch.TokenBucket(plan.starts_per_second, burst=float(plan.max_concurrency))
             results = batch.run_chunks(
@@ -265,6 +251,17 @@ class FeatureStore:
             elapsed_ms=(time.perf_counter() - start) * 1000,
         )
         return FeatureFrame(decl, entity.key, table, provenance)
+
+    def _plan(self, query: RenderedQuery, ids: Sequence[Any]) -> batch.BatchPlan:
+        """How `ids` are split into queries on this engine; the dry run shows the same plan `get` runs."""
+        return batch.plan(
+            ids,
+            query.sql,
+            dialect=self.engine.dialect,
+            chunk_size=self.chunk_size,
+            max_concurrency=self.max_concurrency,
+            max_query_bytes=getattr(self.engine, "max_query_bytes", None),
+        )
 
     def _cache_prefix(self, query: RenderedQuery) -> tuple[Hashable, ...]:
         params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
