@@ -226,7 +226,8 @@ class FeatureCache:
         found: dict[Hashable, Any] = {}
         mine: list[Hashable] = []
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
-        flight: Future[Mapping[Hashable, Any]] = Future()
+        # Only a miss needs a future for others to wait on; a pure hit should not pay for one.
+        flight: Future[Mapping[Hashable, Any]] | None = None
         saved_bytes = saved_usd = 0.0
         data, inflight = self._data, self._inflight
         with self._lock:
@@ -240,9 +241,13 @@ class FeatureCache:
                 elif key in inflight:
                     waiting[entity_id] = inflight[key]
                 else:
+                    if flight is None:
+                        flight = Future()
                     inflight[key] = flight
                     mine.append(entity_id)
         disk_hits = 0
+        if flight is None:  # every ID was cached or already being fetched
+            return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
         try:
             if mine and self._disk is not None and codec is not None:
                 from_disk = self._disk_get(prefix, mine, codec)
@@ -273,6 +278,18 @@ class FeatureCache:
             raise
         if not flight.done():
             flight.set_result(found)  # waiters read their IDs from it (disk hits and fetched rows are in it)
+        return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
+
+    def _finish(
+        self,
+        found: dict[Hashable, Any],
+        waiting: Mapping[Hashable, Future[Mapping[Hashable, Any]]],
+        mine: list[Hashable],
+        saved_bytes: float,
+        saved_usd: float,
+        disk_hits: int,
+    ) -> tuple[dict[Hashable, Any], int]:
+        """Collect what other fetches were bringing, and count the lookup."""
         for entity_id, future in waiting.items():
             found[entity_id] = future.result()[entity_id]
         hits = len(found) - len(mine)
