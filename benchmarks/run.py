@@ -37,8 +37,9 @@ import pyarrow.parquet as pq  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 import featurekit  # noqa: E402
-from featurekit import catalog as catalog_mod  # noqa: E402
-from featurekit.engines import DuckDBEngine, athena_cost  # noqa: E402
+from featurekit.catalog import loader as catalog_mod  # noqa: E402
+from featurekit.engines.base import athena_cost  # noqa: E402
+from featurekit.engines.duckdb import DuckDBEngine  # noqa: E402
 from featurekit.sample import write_sample  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from featurekit.cli import app
+from featurekit.cli.main import app
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "reference" / "cli.md"
 WIDTH = 100  # fixed, so the text does not depend on the terminal that generated it

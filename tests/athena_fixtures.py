@@ -241,7 +241,7 @@ class AthenaFake:
             return [body for op, body in self.proxy.calls if operation is None or op == operation]
 
     def engine(self, **overrides: Any) -> Any:
-        from featurekit.athena import AthenaEngine
+        from featurekit.engines.athena import AthenaEngine
 
         settings = {
             "region": REGION,

@@ -42,6 +42,6 @@ def converse_fake() -> Iterator[ConverseFake]:
 @pytest.fixture
 def bedrock(converse_fake: ConverseFake, aws_env: None, no_backoff: None):
     """A BedrockProvider talking to the fake over real HTTP, 3 attempts per call."""
-    from featurekit.bedrock import BedrockProvider
+    from featurekit.llm.bedrock import BedrockProvider
 
     return BedrockProvider(endpoint_url=converse_fake.url, region="us-east-1", max_attempts=3, read_timeout=5)

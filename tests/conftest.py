@@ -32,7 +32,7 @@ def store(sample_dir: Path) -> Iterator[featurekit.FeatureStore]:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """Run the real entry point (with its error handling) in-process: returns (exit code, stdout, stderr)."""
-    from featurekit.cli import main
+    from featurekit.cli.main import main
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["featurekit", *map(str, args)])

@@ -62,11 +62,27 @@ def test_every_error_descends_from_one_root():
 
 
 def test_importing_featurekit_loads_no_cloud_sdk():
-    # The embedded default must work without the athena/bedrock/trino extras installed.
+    # The embedded default must work without the athena/bedrock/trino extras installed, and `import featurekit`
+    # stays fast: the public names load on first use.
     import subprocess
     import sys
 
-    sdks = "('boto3', 'botocore', 'pyathena', 'trino')"
+    sdks = "('boto3', 'botocore', 'pyathena', 'trino', 'sqlalchemy', 'pydantic', 'pyarrow', 'duckdb')"
     code = f"import sys, featurekit; print(sorted(m for m in {sdks} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_public_names_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = "import featurekit, sys; featurekit.FeatureStore; print('featurekit.store' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
+    try:
+        featurekit.NoSuchName  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchName" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("unknown names must raise AttributeError")

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 import featurekit
-from featurekit import athena as athena_mod
-from featurekit.athena import AthenaEngine, summarize
-from featurekit.engines import athena_cost
+from featurekit.engines import athena as athena_mod
+from featurekit.engines.athena import AthenaEngine, summarize
+from featurekit.engines.athena_driver import driver_error
+from featurekit.engines.base import athena_cost
 from featurekit.errors import ConfigError, NotFoundError, QueryError, QueryThrottled, QueryTimeout
 from tests.athena_fixtures import C42, COLUMNS, REGION, STAGING, AthenaFake
 
@@ -343,7 +344,7 @@ def test_workgroup_without_result_location_is_a_config_error(athena_fake: Athena
     wrapped = sa.exc.DatabaseError("stmt", {}, Exception("x"))
     wrapped.orig.__cause__ = err  # type: ignore[union-attr]
     # Athena's message says "output location" in words; both spellings are recognised.
-    mapped = engine._error(wrapped, "customer_orders")
+    mapped = driver_error(wrapped, "customer_orders", engine._local, engine.settings.retry_attempts)
     engine.close()
     assert isinstance(mapped, ConfigError) and mapped.setting == "s3_staging_dir"
 

@@ -16,7 +16,8 @@ import pytest
 import featurekit
 from featurekit import batch
 from featurekit.cache import FeatureCache
-from featurekit.engines import DuckDBEngine, QueryStats
+from featurekit.engines.base import QueryStats
+from featurekit.engines.duckdb import DuckDBEngine
 from featurekit.render import RenderedQuery
 
 from .conftest import AS_OF

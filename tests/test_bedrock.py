@@ -10,12 +10,12 @@ import pytest
 from botocore.eventstream import EventStreamBuffer
 
 from featurekit import FeatureStore, LLMError
-from featurekit.bedrock import BedrockProvider, parse_usage
+from featurekit.catalog.declarations import Guardrail, Inference
 from featurekit.config import BedrockSettings
-from featurekit.declarations import Guardrail, Inference
 from featurekit.errors import ConfigError, InputError, NotFoundError
-from featurekit.notes import NoteCache, Partial, write_note
-from featurekit.prompts import RenderedPrompt
+from featurekit.llm.bedrock import BedrockProvider, parse_usage
+from featurekit.llm.notes import NoteCache, Partial, write_note
+from featurekit.llm.prompts import RenderedPrompt
 from tests.conftest import AS_OF
 from tests.converse_fake import (
     ConverseFake,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import featurekit
-from featurekit.catalog import shipped_catalog
+from featurekit.catalog.loader import shipped_catalog
+from featurekit.engines import adapt
 from featurekit.errors import DeclarationError
 
 
@@ -160,9 +161,14 @@ def test_override_file_replaces_the_transpiled_sql(catalog_dir: Path):
     assert "duckdb" in cat.view_templates["spend_trend"].overrides
     from featurekit.render import Renderer
 
-    sql = Renderer(cat, "duckdb", lambda t: f'"{t.name}"').sql("spend_trend")
+    sql = Renderer(cat, "duckdb", lambda t: f'"{t.name}"', adapt.for_dialect("duckdb")).sql("spend_trend")
     assert "(:as_of - :window_days)" in sql and "hand-written" not in sql
-    assert Renderer(cat, "athena", lambda t: f'"{t.name}"').sql("spend_trend").count("date_add") > 0
+    assert (
+        Renderer(cat, "athena", lambda t: f'"{t.name}"', adapt.for_dialect("athena"))
+        .sql("spend_trend")
+        .count("date_add")
+        > 0
+    )
 
 
 @pytest.mark.parametrize(

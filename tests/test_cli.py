@@ -126,7 +126,7 @@ def test_missing_and_empty_data_folder(cli, tmp_path):
 def test_malformed_declaration_lists_problems_with_file_and_line(cli, tmp_path):
     import shutil
 
-    from featurekit.catalog import shipped_catalog
+    from featurekit.catalog.loader import shipped_catalog
 
     shutil.copytree(shipped_catalog(), tmp_path / "c")
     (tmp_path / "c" / "tables" / "orders.yaml").write_text("name: orders\ncolumns: [\n")

@@ -12,9 +12,9 @@ import sqlglot
 import yaml
 
 import featurekit
-from featurekit import ddl
-from featurekit.catalog import shipped_catalog
-from featurekit.declarations import Column, Table
+from featurekit.catalog.declarations import Column, Table
+from featurekit.catalog.loader import shipped_catalog
+from featurekit.engines import ddl
 from featurekit.errors import ConfigError
 from tests.athena_fixtures import AthenaFake
 

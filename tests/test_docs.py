@@ -143,7 +143,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_cli(argv: list[str]) -> tuple[int, str, str, BaseException | None]:
     """The CLI's real entry point in-process (same code as the installed script, without a 1 s start-up)."""
-    from featurekit import cli
+    from featurekit.cli import main as cli
 
     out, err = io.StringIO(), io.StringIO()
     code, crash = 0, None
@@ -293,7 +293,7 @@ def test_cli_reference_is_generated_from_the_cli() -> None:
     spec.loader.exec_module(module)
     committed = (DOCS / "reference" / "cli.md").read_text()
     assert committed == module.render(), "docs/reference/cli.md is stale; run: python scripts/gen_cli_reference.py"
-    from featurekit.cli import app
+    from featurekit.cli.main import app
 
     for command in app.registered_commands:  # every command has a section, so a new one cannot be forgotten
         name = command.name or command.callback.__name__.replace("_", "-")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from featurekit import FeatureStore
-from featurekit.grounding import Facts, GroundingReport, check, check_facts, correction
+from featurekit.llm.grounding import Facts, GroundingReport, check, check_facts, correction
 from tests.conftest import AS_OF
 
 FACTS = Facts.build(

@@ -179,7 +179,7 @@ def test_duckdb_every_value_is_rejected_or_bound_as_an_equal_literal(probe: Any,
 def test_duckdb_cli_strings_bind_the_same_way(probe: Any, label: str) -> None:
     """`--param label=...` reaches the same bind: the CLI passes strings through to coercion untouched."""
     tried("injection: DuckDB, string parameter through the CLI parser")
-    from featurekit.cli import _params
+    from featurekit.cli.main import _params
 
     store, _ = probe
     if "\x00" in label:
@@ -309,8 +309,13 @@ cli_text = (hostile | st.sampled_from(AWKWARD)).filter(lambda s: "\x00" not in s
 @given(
     command=st.sampled_from(["get", "render"]),
     ids=st.lists(cli_text | st.sampled_from(["C00042", "C00007"]), min_size=1, max_size=3),
-    params=st.lists(st.tuples(st.sampled_from(["lookback_days", "window_days", "", "x"]) | cli_text, cli_text)
-                    .map(lambda kv: f"{kv[0]}={kv[1]}") | cli_text, max_size=2),
+    params=st.lists(
+        st.tuples(st.sampled_from(["lookback_days", "window_days", "", "x"]) | cli_text, cli_text).map(
+            lambda kv: f"{kv[0]}={kv[1]}"
+        )
+        | cli_text,
+        max_size=2,
+    ),
     as_of=st.none() | cli_text | st.sampled_from(["2026-06-30", "2026-02-30", "２０２６-06-30"]),
     view=st.sampled_from(["customer_orders", "spend_trend", "customer_order"]) | cli_text,
 )
@@ -362,7 +367,7 @@ def test_tool_calls_from_a_model_are_answered_or_refused_never_raised(
     shipped: Any, orders: list[dict[str, Any]], tool_input: dict[str, Any]
 ) -> None:
     """Whatever JSON a model sends as tool input: a result equal to the oracle's, or an error result."""
-    from featurekit.tools import run_tool
+    from featurekit.llm.tools import run_tool
 
     tried("injection: Converse tool inputs from the model")
     store, _ = shipped
@@ -390,15 +395,24 @@ def test_tool_calls_from_a_model_are_answered_or_refused_never_raised(
 )
 @given(
     argv=st.one_of(
-        st.tuples(st.just("note"), st.sampled_from(["retention_note"]) | cli_text,
-                  st.sampled_from(["C00042"]) | cli_text),
+        st.tuples(
+            st.just("note"), st.sampled_from(["retention_note"]) | cli_text, st.sampled_from(["C00042"]) | cli_text
+        ),
         st.tuples(st.just("show"), st.sampled_from(["customer_orders"]) | cli_text),
         st.tuples(st.just("schema"), cli_text | st.sampled_from(["view", "table"])),
-        st.tuples(st.just("ddl"), st.sampled_from(["orders"]) | cli_text,
-                  st.sampled_from(["--engine=duckdb", "--engine=athena"]) | cli_text.map(lambda s: f"--engine={s}")),
-        st.tuples(st.just("get"), st.just("customer_orders"), st.just("C00042"),
-                  cli_text.map(lambda s: f"--format={s}") | cli_text.map(lambda s: f"--engine={s}")
-                  | cli_text.map(lambda s: f"--chunk-size={s}")),
+        st.tuples(
+            st.just("ddl"),
+            st.sampled_from(["orders"]) | cli_text,
+            st.sampled_from(["--engine=duckdb", "--engine=athena"]) | cli_text.map(lambda s: f"--engine={s}"),
+        ),
+        st.tuples(
+            st.just("get"),
+            st.just("customer_orders"),
+            st.just("C00042"),
+            cli_text.map(lambda s: f"--format={s}")
+            | cli_text.map(lambda s: f"--engine={s}")
+            | cli_text.map(lambda s: f"--chunk-size={s}"),
+        ),
     )
 )
 def test_other_commands_never_print_a_traceback(cli: Any, sample_dir: Path, argv: tuple[str, ...]) -> None:

@@ -99,8 +99,8 @@ def test_bedrock_logs_and_errors_never_carry_credentials(
     secrets_env: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from featurekit.bedrock import BedrockProvider
     from featurekit.errors import LLMError
+    from featurekit.llm.bedrock import BedrockProvider
 
     caplog.set_level(logging.DEBUG)
     provider = BedrockProvider(endpoint_url=converse_fake.url, region="us-east-1", max_attempts=2, read_timeout=5)

@@ -23,7 +23,7 @@ pytestmark = [
 
 @pytest.fixture
 def engine():
-    from featurekit.athena import AthenaEngine
+    from featurekit.engines.athena import AthenaEngine
 
     e = AthenaEngine(poll_interval=0.3, query_timeout=120)
     yield e

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 import featurekit
-from featurekit import templates
+from featurekit.catalog import templates
+from featurekit.engines import adapt
 from featurekit.errors import InputError, InvalidEntityId, NotFoundError
 from featurekit.render import Renderer
 
@@ -15,7 +16,7 @@ CAT = featurekit.load()
 
 
 def renderer(dialect: str = "duckdb") -> Renderer:
-    return Renderer(CAT, dialect, lambda t: f'"{t.name}"')
+    return Renderer(CAT, dialect, lambda t: f'"{t.name}"', adapt.for_dialect(dialect))
 
 
 def test_values_are_binds_never_text():
@@ -45,7 +46,7 @@ def test_duckdb_sql_is_transpiled_with_binds_kept():
 def test_template_version_changes_with_the_template(tmp_path):
     import shutil
 
-    shutil.copytree(featurekit.catalog.shipped_catalog(), tmp_path / "c")
+    shutil.copytree(featurekit.catalog.loader.shipped_catalog(), tmp_path / "c")
     sql = tmp_path / "c" / "views" / "spend_trend.sql"
     before = featurekit.load(tmp_path / "c").view_templates["spend_trend"].version
     sql.write_text(sql.read_text().replace("* 1.1", "* 1.2"))

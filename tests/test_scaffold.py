@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
-from featurekit import catalog as catalog_mod
+from featurekit.catalog import loader as catalog_mod
+from featurekit.catalog.scaffold import KIND_NAMES, schema_documents, schema_text
 from featurekit.sample import write_sample
-from featurekit.scaffold import KIND_NAMES, schema_documents, schema_text
 
 REPO = Path(__file__).resolve().parents[1]
 FEATUREKIT = str(Path(sys.executable).with_name("featurekit"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from featurekit import FeatureStore, LLMError
-from featurekit.bedrock import BedrockProvider
-from featurekit.tools import ask, tool_config
+from featurekit.llm.bedrock import BedrockProvider
+from featurekit.llm.tools import ask, tool_config
 from tests.conftest import AS_OF
 from tests.converse_fake import ConverseFake, text_reply, tool_use_reply
 

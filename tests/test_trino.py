@@ -8,8 +8,8 @@ import sys
 import pytest
 
 import featurekit
+from featurekit.engines.trino import TrinoEngine
 from featurekit.errors import ConfigError
-from featurekit.trino import TrinoEngine
 
 # The `trino` extra (pip install 'featurekit[trino]'); the core never imports it.
 pytest.importorskip("trino")
@@ -89,7 +89,8 @@ def test_rendered_sql_is_the_catalog_sql_with_qualified_tables_and_qmark_binds()
 
 def test_core_imports_without_trino() -> None:
     code = (
-        "import sys; sys.modules['trino'] = None; import featurekit, featurekit.store, featurekit.athena; print('ok')"
+        "import sys; sys.modules['trino'] = None; "
+        "import featurekit, featurekit.store, featurekit.engines.athena; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from .catalog import ENGINES
+from .catalog.loader import ENGINES
 from .errors import ConfigError, NotFoundError
 
 ENV_PROFILE = "FEATUREKIT_PROFILE"

@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from . import adapt, templates
-from .catalog import Catalog
-from .declarations import Entity, Parameter, Table, View
+from .catalog import templates
+from .catalog.declarations import Entity, Parameter, Table, View
+from .catalog.loader import Catalog
 from .errors import InputError, InvalidEntityId, NotFoundError
 
-# `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see adapt.py).
+# `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
 
 #: The range of a declared int (Athena and DuckDB BIGINT).
@@ -31,6 +31,13 @@ INT64 = (-(2**63), 2**63 - 1)
 
 #: How a table name becomes SQL for one engine (quoting, database prefix).
 TableSql = Callable[[Table], str]
+#: How rendered Athena SQL becomes the engine's own SQL: `(sql, where) -> sql`, supplied by the engine.
+AdaptSql = Callable[[str, str], str]
+
+
+def as_written(sql: str, _where: str) -> str:
+    """The adapter of engines that speak Athena SQL (Athena, Trino)."""
+    return sql
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,8 @@ class RenderedQuery:
 class Renderer:
     """Renders catalog views for one engine dialect; the SQL per view is built once and reused."""
 
-    def __init__(self, catalog: Catalog, dialect: str, table_sql: TableSql) -> None:
-        self.catalog, self.dialect, self.table_sql = catalog, dialect, table_sql
+    def __init__(self, catalog: Catalog, dialect: str, table_sql: TableSql, adapt_sql: AdaptSql = as_written) -> None:
+        self.catalog, self.dialect, self.table_sql, self.adapt_sql = catalog, dialect, table_sql, adapt_sql
         self._sql: dict[str, str] = {}
 
     def sql(self, view: str) -> str:
@@ -95,7 +102,7 @@ class Renderer:
             )
             cleaned = templates.strip_comments(rendered)
             where = f"{vt.file.with_suffix(f'.{self.dialect}.sql') if override is not None else vt.file}"
-            self._sql[view] = cleaned if override is not None else adapt.adapt(cleaned, self.dialect, where)
+            self._sql[view] = cleaned if override is not None else self.adapt_sql(cleaned, where)
         return self._sql[view]
 
     def render(

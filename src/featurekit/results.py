@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .declarations import Feature, View
-from .engines import QueryStats
+from .catalog.declarations import Feature, View
+from .engines.base import QueryStats
 from .errors import QueryError
 
 if TYPE_CHECKING:

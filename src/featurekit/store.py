@@ -20,14 +20,15 @@ from typing import Any
 import pyarrow as pa
 
 from . import batch
-from . import catalog as catalog_mod
 from .cache import FeatureCache, Fetched, default_cache_dir
-from .catalog import ENGINES, Catalog
-from .engines import DuckDBEngine, Engine, QueryStats
+from .catalog import loader as catalog_mod
+from .catalog.loader import ENGINES, Catalog
+from .engines.base import Engine, QueryStats
+from .engines.duckdb import DuckDBEngine
 from .errors import ConfigError, FeaturekitError, NotFoundError
-from .llm import Provider, get_provider
-from .notes import Note, NoteCache, write_note
-from .prompts import RenderedPrompt, render_prompt
+from .llm.notes import Note, NoteCache, write_note
+from .llm.prompts import RenderedPrompt, render_prompt
+from .llm.providers import Provider, get_provider
 from .render import RenderedQuery, Renderer, parse_as_of
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
@@ -72,11 +73,11 @@ def open_engine(kind: str, **settings: Any) -> Engine:
     if kind == "duckdb":
         return DuckDBEngine(**settings)
     if kind == "athena":
-        from .athena import AthenaEngine
+        from .engines.athena import AthenaEngine
 
         return AthenaEngine(**settings)
     if kind == "trino":
-        from .trino import TrinoEngine
+        from .engines.trino import TrinoEngine
 
         return TrinoEngine(**settings)
     raise NotFoundError("engine", kind, ENGINES)
@@ -117,7 +118,7 @@ class FeatureStore:
         self._bucket: batch.TokenBucket | None = None
         # Notes are cached too (TTL 1 h): a model call costs tokens and seconds, a repeat lookup should not.
         self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
-        self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql)
+        self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql, self.engine.adapt_sql)
         self.session_queries: list[QueryStats] = []
 
     def __enter__(self) -> FeatureStore:

@@ -165,7 +165,7 @@ class View:
         return value
 
     def feature(self, name: str) -> Feature:
-        from .errors import NotFoundError
+        from ..errors import NotFoundError
 
         for f in self.features:
             if f.name == name:
@@ -173,7 +173,7 @@ class View:
         raise NotFoundError(f"feature of view {self.name!r}", name, [f.name for f in self.features])
 
     def parameter(self, name: str) -> Parameter:
-        from .errors import NotFoundError
+        from ..errors import NotFoundError
 
         for p in self.parameters:
             if p.name == name:

@@ -25,9 +25,9 @@ import jinja2
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from ..errors import DeclarationError, NotFoundError, Problem
 from . import templates
 from .declarations import KINDS, Entity, Prompt, Table, View
-from .errors import DeclarationError, NotFoundError, Problem
 
 ENV_CATALOG = "FEATUREKIT_CATALOG"
 #: The engines a profile can name; each may have an override file `<view>.<engine>.sql`.
@@ -91,10 +91,10 @@ def _get(items: Mapping[str, Any], kind: str, name: str) -> Any:
 
 def shipped_catalog() -> Path:
     """The catalog shipped with featurekit (the repository's sql/ folder, packaged in the wheel)."""
-    packaged = Path(str(resources.files("featurekit") / "catalog"))
+    packaged = Path(str(resources.files("featurekit") / "sql"))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "sql"
+    return Path(__file__).resolve().parents[3] / "sql"
 
 
 def resolve_catalog(path: str | os.PathLike[str] | None = None) -> Path:

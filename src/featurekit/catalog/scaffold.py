@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import catalog as catalog_mod
+from ..errors import InputError
+from . import loader as catalog_mod
 from .declarations import schema
-from .errors import InputError
 
 #: Catalog folder -> the singular kind used in schema file names (schema/view.schema.json).
 KIND_NAMES = {"tables": "table", "entities": "entity", "views": "view", "prompts": "prompt"}

@@ -154,7 +154,7 @@ def analyze_sql(
             continue
         table = call.args[0].value
         if table not in known:
-            from .errors import NotFoundError
+            from ..errors import NotFoundError
 
             findings.append(Finding(call.lineno, str(NotFoundError("table", table, known))))
         elif table not in tables:

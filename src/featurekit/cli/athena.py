@@ -1,4 +1,4 @@
-"""CLI commands for running on Athena: `ddl`, `setup`, `optimize`. Registered on the main app by cli.py.
+"""CLI commands for running on Athena: `ddl`, `setup`, `optimize`. Registered on the main app by main.py.
 
 Settings come from the profile file / environment (see featurekit.config); errors are typed
 FeaturekitErrors, so the main entry point prints them as one line.
@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
-from . import catalog as catalog_mod
-from . import config as config_mod
-from . import ddl as ddl_mod
-from .cli_options import CatalogOpt, DataOpt, out
-from .errors import InputError, NotFoundError
+from .. import config as config_mod
+from ..catalog import loader as catalog_mod
+from ..engines import ddl as ddl_mod
+from ..errors import InputError, NotFoundError
+from .options import CatalogOpt, DataOpt, out
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", envvar=config_mod.ENV_PROFILE, help="Profile name in featurekit.yaml.")
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             )
             out.print(statement.sql + ";", markup=False)
         elif engine == "duckdb":
-            from .engines import DuckDBEngine
+            from ..engines.duckdb import DuckDBEngine
 
             duck = DuckDBEngine(data)
             try:
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """Create the Athena database and an external table for every declared table (IF NOT EXISTS)."""
         if engine != "athena":
             raise NotFoundError("engine for setup", engine, ("athena",))
-        from .athena import AthenaEngine
+        from ..engines.athena import AthenaEngine
 
         cat = catalog_mod.load(catalog)
         tables = [cat.table(t) for t in table] if table else list(cat.tables.values())
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         decl = catalog_mod.load(catalog).table(table)
         target = ddl_mod.parquet_name(decl)
         if engine == "duckdb":
-            from .engines import DuckDBEngine
+            from ..engines.duckdb import DuckDBEngine
 
             duck = DuckDBEngine(data)
             try:
@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
                 markup=False,
             )
         elif engine == "athena":
-            from .athena import AthenaEngine, summarize
+            from ..engines.athena import AthenaEngine, summarize
 
             s = _settings(profile, profile_file)
             today = dt.datetime.now(dt.timezone.utc).date()

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table as RichTable
 
-from . import batch
-from . import catalog as catalog_mod
-from .cache import ENV_CACHE_DIR, FeatureCache
-from .catalog import ENGINES, Catalog
-from .cli_options import CatalogOpt, DataOpt, err, out
-from .errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
-from .results import FeatureFrame, jsonable
-from .store import FeatureStore
+from .. import batch
+from ..catalog.loader import ENGINES
+from ..errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
+from ..results import jsonable
+from ..store import FeatureStore
+from . import athena, project
+from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, err, load_catalog, out
+from .output import note_failure, print_frame, print_note
 
 app = typer.Typer(
     name="featurekit",
@@ -32,20 +30,15 @@ app = typer.Typer(
 EngineOpt = Annotated[
     str, typer.Option("--engine", envvar="FEATUREKIT_ENGINE", help=f"Where queries run: {', '.join(ENGINES)}.")
 ]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Point-in-time date YYYY-MM-DD (default: today, UTC).")]
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="A view parameter as NAME=VALUE; repeatable.")
 ]
 
 
-def _catalog(path: Path | None) -> Catalog:
-    return catalog_mod.load(path)
-
-
 def _store(catalog: Path | None, engine: str, data: Path | None, **settings: Any) -> FeatureStore:
     if engine not in ENGINES:
         raise NotFoundError("engine", engine, ENGINES)
-    return FeatureStore(_catalog(catalog), engine=engine, data=data if engine == "duckdb" else None, **settings)
+    return FeatureStore(load_catalog(catalog), engine=engine, data=data if engine == "duckdb" else None, **settings)
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -61,7 +54,7 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
 @app.command("list")
 def list_(catalog: CatalogOpt = None) -> None:
     """List the feature views, tables, entities and prompts in the catalog."""
-    cat = _catalog(catalog)
+    cat = load_catalog(catalog)
     table = RichTable("view", "entity", "features", "parameters", "description", title=f"feature views in {cat.root}")
     for view in cat.views.values():
         params = ", ".join(f"{p.name}={p.default}" for p in view.parameters)
@@ -75,7 +68,7 @@ def list_(catalog: CatalogOpt = None) -> None:
 @app.command()
 def show(view: str, catalog: CatalogOpt = None) -> None:
     """Show a feature view's declaration: entity, parameters, typed features, template."""
-    cat = _catalog(catalog)
+    cat = load_catalog(catalog)
     decl = cat.view(view)
     entity = cat.entity(decl.entity)
     template = cat.view_templates[decl.name]
@@ -123,10 +116,6 @@ def render(
     )
 
 
-CacheDirOpt = Annotated[
-    Path | None,
-    typer.Option("--cache-dir", envvar=ENV_CACHE_DIR, help="Keep featurekit's cache on disk in this folder."),
-]
 #: Batches this large get a progress bar on a terminal (smaller ones finish before a bar would help).
 PROGRESS_MIN_ENTITIES = 10_000
 
@@ -208,46 +197,6 @@ def get(
         print_frame(frame)
 
 
-def print_frame(frame: FeatureFrame) -> None:
-    names = frame.table.column_names
-    if len(frame) == 1:
-        table = RichTable("feature", "value", title=f"{frame.view.name} · {frame.entity_ids[0]}")
-        for name, value in frame.to_dicts()[0].items():
-            if name != frame.key:
-                table.add_row(name, _cell(value))
-    else:
-        table = RichTable(*names, title=frame.view.name)
-        for row in frame.to_dicts():
-            table.add_row(*(_cell(row[n]) for n in names))
-    out.print(table)
-    out.print(provenance_line(frame), markup=False)
-
-
-def provenance_line(frame: FeatureFrame) -> str:
-    p = frame.provenance
-    parts = [
-        f"engine {p.engine}",
-        f"as_of {p.as_of}",
-        f"{p.queries_run} quer{'y' if p.queries_run == 1 else 'ies'}",
-        f"{p.cache_hits} cache hits",
-        f"{p.elapsed_ms:.1f} ms",
-        f"sql {p.sql_hash}",
-    ]
-    parts += [f"{k}={v}" for k, v in p.parameters.items()]
-    ids = [q.query_id for q in p.queries if q.query_id]
-    if ids:
-        parts.append("query id " + ", ".join(ids))
-    if p.scanned_bytes is not None:
-        parts.append(f"scanned {p.scanned_bytes:,} bytes")
-    if p.cost_usd is not None:
-        parts.append(f"est. cost ${p.cost_usd:.6f}")
-    return "· " + " · ".join(parts)
-
-
-def _cell(value: Any) -> str:
-    return "null" if value is None else str(jsonable(value))
-
-
 @app.command()
 def note(
     prompt: str,
@@ -271,8 +220,8 @@ def note(
     data: DataOpt = None,
 ) -> None:
     """Write a note per entity from its features (offline writer by default), with a grounding report."""
-    from .llm import PROVIDERS, get_provider
-    from .notes import Note
+    from ..llm.notes import Note
+    from ..llm.providers import PROVIDERS, get_provider
 
     if format not in ("text", "json"):
         raise InputError("--format", f"{format!r} is not one of text, json")
@@ -305,250 +254,21 @@ def note(
                 )
             except LLMError as exc:
                 failed += 1
-                _note_failure(entity_id, exc, format, written, bool(streamed))
+                note_failure(entity_id, exc, format, written, bool(streamed))
                 continue
             if format == "json":
                 written.append(n.to_json())
             else:
-                _print_note(n, "".join(streamed))
+                print_note(n, "".join(streamed))
     if format == "json":
         out.print(json.dumps(written, indent=2), markup=False)
     if failed:
         raise typer.Exit(1)
 
 
-def _print_note(n: Any, streamed: str) -> None:
-    label = "offline note — deterministic template, no LLM" if n.offline else f"{n.provider} · {n.model}"
-    if streamed:
-        out.print()
-    if streamed.strip() != n.text:
-        out.print(n.text, markup=False)
-    c = n.completion
-    parts = [label]
-    if n.grounding_action != "none":
-        parts.append(f"grounding: {n.grounding_action}")
-    if n.cached:
-        parts.append("from the note cache")
-    if not n.offline:
-        parts.append(f"stop {c.stop_reason}")
-        usage = c.usage
-        if usage:
-            shown = ", ".join(f"{k.removesuffix('_tokens')} {v}" for k, v in usage.items())
-            parts.append(f"tokens: {shown}")
-        else:
-            parts.append("tokens: not reported")
-        if c.latency_ms is not None:
-            parts.append(f"latency {c.latency_ms:.0f} ms")
-        if c.attempts and c.attempts > 1:
-            parts.append(f"{c.attempts} attempts")
-    out.print("· " + " · ".join(parts), markup=False)
-    if n.grounding is not None:
-        for line in n.grounding.lines():
-            out.print(line, markup=False)
-
-
-def _note_failure(entity_id: str, exc: Any, format: str, written: list[dict[str, Any]], streamed: bool) -> None:
-    """The features are still printed (stdout); one line says what failed and what to do (stderr)."""
-    partial = exc.partial
-    line = " ".join(str(exc).split())
-    if format == "json":
-        entry = partial.to_json() if partial is not None else {"entity_id": entity_id}
-        entry["error"] = {"code": exc.code, "message": line, "hint": exc.hint}
-        written.append(entry)
-    else:
-        if streamed:
-            out.print()
-        if partial is not None:
-            out.print(f"features (kept; no note was written):\n{partial.prompt.facts}", markup=False)
-    err.print(f"error: {entity_id}: {line}", markup=False)
-
-
-cache_app = typer.Typer(help="featurekit's on-disk cache: statistics and clearing.", no_args_is_help=True)
-app.add_typer(cache_app, name="cache")
-
-
-def _disk_cache(cache_dir: Path | None) -> FeatureCache:
-    if cache_dir is None:
-        raise ConfigError("--cache-dir", f"no disk cache chosen; pass --cache-dir DIR or set {ENV_CACHE_DIR}")
-    return FeatureCache(path=cache_dir)
-
-
-@cache_app.command("stats")
-def cache_stats(
-    cache_dir: CacheDirOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
-) -> None:
-    """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk cache."""
-    cache = _disk_cache(cache_dir)
-    try:
-        stats = cache.stats()
-    finally:
-        cache.close()
-    if format == "json":
-        out.print(json.dumps(stats.to_dict(), indent=2), markup=False)
-    else:
-        out.print(f"cache {cache.path}: {stats}", markup=False)
-
-
-@cache_app.command("clear")
-def cache_clear(cache_dir: CacheDirOpt = None) -> None:
-    """Delete every entry and counter in the disk cache."""
-    cache = _disk_cache(cache_dir)
-    cache.clear()
-    cache.close()
-    out.print(f"cleared {cache.path}", markup=False)
-
-
-@app.command()
-def validate(catalog: CatalogOpt = None) -> None:
-    """Check the catalog: declarations, templates, and that every template transpiles for every local engine."""
-    from .engines import quote
-    from .render import Renderer
-
-    cat = _catalog(catalog)
-    failures = []
-    for view in cat.views:
-        try:
-            Renderer(cat, "duckdb", lambda t: quote(t.name)).sql(view)
-        except FeaturekitError as exc:
-            failures.append(str(exc))
-    if failures:
-        for line in failures:
-            err.print(f"error: {line}", markup=False)
-        raise typer.Exit(1)
-    out.print(
-        f"catalog {cat.root} is valid: {len(cat.tables)} tables, {len(cat.entities)} entities, "
-        f"{len(cat.views)} views, {len(cat.prompts)} prompts; every view transpiles for duckdb",
-        markup=False,
-    )
-
-
-@app.command("sample-data")
-def sample_data(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the orders table into.")],
-    customers: Annotated[int, typer.Option(help="Number of customers (C00001...).")] = 60,
-    orders: Annotated[int, typer.Option(help="Number of orders.")] = 400,
-    as_of: AsOfOpt = None,
-    days: Annotated[int, typer.Option(help="Days of history ending at --as-of.")] = 365,
-    format: Annotated[str, typer.Option("--format", help="json (JSON lines) or parquet.")] = "json",
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-) -> None:
-    """Write a deterministic, Hive-partitioned orders dataset dated relative to --as-of."""
-    from rich.progress import Progress
-
-    from .render import parse_as_of
-    from .sample import write_sample
-
-    day = parse_as_of(as_of)
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("writing partitions", total=None)
-        summary = write_sample(
-            out_dir,
-            customers=customers,
-            orders=orders,
-            as_of=day,
-            days=days,
-            fmt=format,
-            seed=seed,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-    out.print(
-        f"wrote {summary.orders:,} orders for {summary.customers:,} customers in {summary.files:,} files "
-        f"({summary.first_day} .. {summary.last_day}) to {summary.folder}",
-        markup=False,
-    )
-
-
-@app.command()
-def demo(
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Keep the generated data here (default: a temp folder).")
-    ] = None,
-    customers: Annotated[list[str] | None, typer.Option("--customer", help="Customers to show; repeatable.")] = None,
-) -> None:
-    """The whole flow on the embedded default: sample data → features → notes, offline, in seconds."""
-    from .sample import write_sample
-
-    as_of = dt.datetime.now(dt.timezone.utc).date()
-    ids = customers or ["C00042", "C00007", "C00013", "C00051"]
-    with tempfile.TemporaryDirectory(prefix="featurekit-demo-") as tmp:
-        folder = out_dir or Path(tmp)
-        summary = write_sample(folder, as_of=as_of)
-        out.print(
-            f"[bold]1. sample data[/bold]: {summary.orders} orders, {summary.customers} customers, "
-            f"{summary.files} daily partitions in {summary.folder}"
-        )
-        with FeatureStore(data=folder) as store:
-            out.print(f"[bold]2. features[/bold] for {', '.join(ids)} over the 90 days to {as_of} (one query, DuckDB):")
-            frame = store.get_frame("customer_orders", ids, as_of=as_of)
-            print_frame(frame)
-            again = store.get_frame("customer_orders", ids, as_of=as_of)
-            out.print(
-                f"   asked again: {again.provenance.queries_run} queries, {again.provenance.cache_hits} cache hits "
-                f"({again.provenance.elapsed_ms:.2f} ms)"
-            )
-            out.print("[bold]3. notes[/bold] (offline note writer — deterministic template, no LLM):")
-            for entity_id in ids:
-                written = store.note("retention_note", entity_id, as_of=as_of)
-                out.print(f"   [bold]{entity_id}[/bold]: {written.text}", markup=True)
-    out.print("Next: `featurekit get customer_orders C00042 --data DIR`, or `featurekit --help`.")
-
-
-@app.command()
-def init(
-    folder: Annotated[Path, typer.Argument(help="New (or empty) folder to create the catalog in.")],
-) -> None:
-    """Create an editable catalog: a copy of the shipped one, a README, and JSON Schemas for editors."""
-    from .scaffold import init_catalog
-
-    made = init_catalog(folder)
-    out.print(
-        f"created catalog {folder}: {_count(made.tables, 'table')}, {_count(made.entities, 'entity', 'entities')}, "
-        f"{_count(made.views, 'view')}, {_count(made.prompts, 'prompt')}, a README.md and JSON Schemas in schema/",
-        markup=False,
-    )
-    out.print("next steps:", markup=False)
-    for step in (
-        f"featurekit validate --catalog {folder}",
-        "featurekit sample-data --out data",
-        f"featurekit get customer_orders C00042 --catalog {folder} --data data",
-    ):
-        out.print(f"  {step}", markup=False)
-
-
-def _count(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
-@app.command("schema")
-def schema_(
-    kind: Annotated[
-        str | None, typer.Argument(help="table, entity, view or prompt (default: all, keyed by file name).")
-    ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Write <kind>.schema.json files into this folder instead.")
-    ] = None,
-) -> None:
-    """Print the JSON Schema of the declaration files (for editor completion and validation)."""
-    from .scaffold import KIND_NAMES, schema_documents, schema_text, write_schemas
-
-    if out_dir is not None:
-        for path in write_schemas(out_dir):
-            out.print(f"wrote {path}", markup=False)
-        return
-    documents = schema_documents()
-    if kind is None:
-        out.print(json.dumps(documents, indent=2, ensure_ascii=False), markup=False)
-        return
-    if f"{kind}.schema.json" not in documents:
-        raise NotFoundError("declaration kind", kind, KIND_NAMES.values())
-    out.print(schema_text(documents[f"{kind}.schema.json"]).rstrip(), markup=False)
-
-
-# Athena/DDL commands (ddl, setup, optimize) live in their own module.
-from .cli_athena import register as _register_athena_commands  # noqa: E402
-
-_register_athena_commands(app)
+# Project commands (init, validate, demo, ...) and Athena commands (ddl, setup, optimize) live in their own modules.
+project.register(app)
+athena.register(app)
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -7,18 +7,24 @@ so each distinct text is transpiled once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 #: sqlglot's name for the dialect each engine speaks.
 SQLGLOT_DIALECT = {"duckdb": "duckdb", "athena": "athena", "trino": "trino"}
 #: The bind holding the entity IDs; the one list-valued bind a template has.
 LIST_BIND = "entity_ids"
+
+
+def for_dialect(dialect: str) -> Callable[[str, str], str]:
+    """The `(sql, where) -> sql` adapter for one dialect, as a Renderer takes it."""
+    return lambda sql, where: adapt(sql, dialect, where)
 
 
 def adapt(sql: str, dialect: str, where: str = "") -> str:

@@ -24,76 +24,25 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from . import config as config_mod
-from .config import AthenaSettings
-from .declarations import Table
-from .engines import QueryStats, athena_cost, quote
-from .errors import ConfigError, CostLimitExceeded, QueryError, QueryThrottled, QueryTimeout
-from .render import RenderedQuery
+from .. import config as config_mod
+from ..catalog.declarations import Table
+from ..config import AthenaSettings
+from ..errors import ConfigError, CostLimitExceeded, QueryTimeout
+from ..render import RenderedQuery, as_written
+from .athena_driver import (
+    THROTTLING_CODES,
+    Deadline,
+    Outcome,
+    OverBudget,
+    cursor_class,
+    driver_error,
+    rows_to_arrow,
+)
+from .base import QueryStats, athena_cost, quote
 
 log = logging.getLogger("featurekit.athena")
 # A library logs, the application configures: without this, warnings would reach stderr via lastResort.
 log.addHandler(logging.NullHandler())
-
-THROTTLING_CODES = ("ThrottlingException", "TooManyRequestsException")
-#: Athena result types that map to one Arrow type; anything else is inferred from the values.
-ATHENA_ARROW: dict[str, pa.DataType] = {
-    "varchar": pa.string(),
-    "char": pa.string(),
-    "string": pa.string(),
-    "bigint": pa.int64(),
-    "integer": pa.int64(),
-    "int": pa.int64(),
-    "smallint": pa.int64(),
-    "tinyint": pa.int64(),
-    "double": pa.float64(),
-    "real": pa.float64(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What a finished cursor said, captured before SQLAlchemy closes it."""
-
-    table: pa.Table
-    query_id: str | None
-    scanned_bytes: int | None
-    reused_previous_result: bool
-    from_cursor_cache: bool
-    engine_ms: float | None
-    queue_ms: float | None
-    total_ms: float | None
-    workgroup: str | None
-
-    @classmethod
-    def of(cls, cursor: Any, table: pa.Table) -> _Outcome:
-        return cls(
-            table=table,
-            query_id=cursor.query_id,
-            scanned_bytes=cursor.data_scanned_in_bytes,
-            reused_previous_result=bool(cursor.reused_previous_result),
-            from_cursor_cache=bool(getattr(cursor, "reused_from_cursor_cache", False)),
-            engine_ms=_ms(cursor.engine_execution_time_in_millis),
-            queue_ms=_ms(cursor.query_queue_time_in_millis),
-            total_ms=_ms(cursor.total_execution_time_in_millis),
-            workgroup=cursor.work_group,
-        )
-
-
-class _Deadline(Exception):
-    """Raised from PyAthena's poll callback when a query has run past its timeout."""
-
-
-class _OverBudget(Exception):
-    """Raised from PyAthena's poll callback when a query passes a bytes-scanned limit (the cost guard)."""
-
-    def __init__(self, reason: str, scanned: int, state: str) -> None:
-        super().__init__(reason)
-        self.reason, self.scanned, self.state = reason, scanned, state
 
 
 @dataclass(frozen=True)
@@ -121,78 +70,6 @@ def summarize(queries: Iterable[QueryStats]) -> SessionSummary:
         scanned_bytes=sum(q.scanned_bytes or 0 for q in items),
         cost_usd=sum(q.cost_usd or 0.0 for q in items),
     )
-
-
-#: Adaptive polling (see adaptive_poll_wait): the first waits, and the share of the elapsed run time later.
-POLL_FIRST_WAIT = 0.1
-POLL_GROWTH = 0.05
-
-
-def adaptive_poll_wait(elapsed: float, longest: float) -> float:
-    """Seconds to wait before the next status call of a query running for `elapsed` seconds.
-
-    A fixed 0.5 s sleep adds 0.25 s on average to a 1 s query; polling every 10 ms costs 100
-    calls a second against a 100/s account quota. Waiting a fixed share of the time run so far
-    bounds both: at most ~5% added wall time, at most one call per 100 ms, `longest` at the most.
-    """
-    return min(longest, max(min(POLL_FIRST_WAIT, longest), elapsed * POLL_GROWTH))
-
-
-def _cursor_class(driver: str) -> type:
-    """PyAthena's cursor with two additions: a connection-wide cursor cache, and knowing when it hit.
-
-    SQLAlchemy's `do_execute` passes no per-statement `cache_size`, and cursor constructors do not
-    accept one, so the defaults are applied here.
-    """
-    from pyathena.arrow.cursor import ArrowCursor
-    from pyathena.cursor import Cursor
-
-    base: Any = ArrowCursor if driver == "arrow" else Cursor
-
-    class FeaturekitCursor(base):
-        def __init__(self, *, cache_size: int = 0, cache_expiration_time: int = 0, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self._fk_cache = (cache_size, cache_expiration_time)
-            self.reused_from_cursor_cache = False
-
-        def execute(self, operation: str, parameters: Any = None, **kwargs: Any) -> Any:
-            size, expiration = self._fk_cache
-            if size > 0:
-                kwargs.setdefault("cache_size", size)
-                kwargs.setdefault("cache_expiration_time", expiration)
-            self.reused_from_cursor_cache = False
-            return super().execute(operation, parameters, **kwargs)
-
-        def _find_previous_query_id(self, *args: Any, **kwargs: Any) -> str | None:
-            found: str | None = super()._find_previous_query_id(*args, **kwargs)
-            self.reused_from_cursor_cache = found is not None
-            return found
-
-        def _poll_until_terminal(self, query_id: str) -> Any:
-            self._fk_poll_start = time.monotonic()
-            # PyAthena asks for the status right after starting; no query is done that fast, and waiting
-            # first makes every poll cycle at least POLL_FIRST_WAIT long (at most one call per 100 ms).
-            time.sleep(POLL_FIRST_WAIT)
-            return super()._poll_until_terminal(query_id)
-
-        def _wait_poll_interval(self) -> None:
-            time.sleep(adaptive_poll_wait(time.monotonic() - self._fk_poll_start, self._poll_interval))
-
-    return FeaturekitCursor
-
-
-def rows_to_arrow(description: Any, rows: list[tuple[Any, ...]]) -> pa.Table:
-    """DB-API rows as an Arrow table, typed by Athena's column types where they are plain."""
-    names = [d[0] for d in description or ()]
-    columns = []
-    for i, d in enumerate(description or ()):
-        values = [row[i] for row in rows]
-        wanted = ATHENA_ARROW.get(str(d[1]).lower())
-        try:
-            columns.append(pa.array(values, type=wanted) if wanted is not None else pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            columns.append(pa.array(values))
-    return pa.Table.from_arrays(columns, names=names)
 
 
 class AthenaEngine:
@@ -291,7 +168,7 @@ class AthenaEngine:
                 max_delay=s.retry_max_delay,  # type: ignore[arg-type]
             ),
             "config": Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="featurekit"),
-            "cursor_class": _cursor_class(s.driver),
+            "cursor_class": cursor_class(s.driver),
             "cursor_kwargs": {"cache_size": s.cursor_cache_size, "cache_expiration_time": s.cursor_cache_expiration},
             "on_poll": self._on_poll,
         }
@@ -321,6 +198,9 @@ class AthenaEngine:
             return self._client
 
     # -- the Engine interface --------------------------------------------------------------------
+
+    def adapt_sql(self, sql: str, where: str) -> str:
+        return as_written(sql, where)
 
     def table_sql(self, table: Table) -> str:
         return f"{quote(self.settings.schema_name)}.{quote(table.name)}"
@@ -360,11 +240,11 @@ class AthenaEngine:
         self._local.execution = execution
         deadline = getattr(self._local, "deadline", None)
         if deadline is not None and time.monotonic() > deadline and execution.state in ("QUEUED", "RUNNING"):
-            raise _Deadline(execution.query_id)
+            raise Deadline(execution.query_id)
         scanned = int(getattr(execution, "data_scanned_in_bytes", None) or 0)
         over = self._over_budget(scanned) if scanned else None
         if over:
-            raise _OverBudget(over, scanned, str(execution.state))
+            raise OverBudget(over, scanned, str(execution.state))
 
     def session_scanned_bytes(self) -> int:
         """Bytes scanned by this engine's queries so far, stopped ones included (what the session limit counts)."""
@@ -388,7 +268,7 @@ class AthenaEngine:
     def _started(self, query_id: str) -> None:
         self._local.query_id = query_id
 
-    def _run(self, statement: Any, params: dict[str, Any], label: str, *, fetch: bool = True) -> tuple[_Outcome, float]:
+    def _run(self, statement: Any, params: dict[str, Any], label: str, *, fetch: bool = True) -> tuple[Outcome, float]:
         timeout = self.settings.query_timeout
         if not self._checked:
             self._check_settings()
@@ -408,14 +288,14 @@ class AthenaEngine:
                 result = conn.execution_options(on_start_query_execution=self._started).execute(statement, params)
                 cursor = result.cursor
                 # Read the statistics first: SQLAlchemy closes the cursor once all rows are fetched.
-                outcome = _Outcome.of(cursor, pa.table({}))
+                outcome = Outcome.of(cursor, pa.table({}))
                 if fetch and self.settings.driver == "arrow":
                     outcome = dataclasses.replace(outcome, table=cursor.as_arrow())
                 elif fetch:
                     description = cursor.description
                     rows = [tuple(r) for r in result.fetchall()]
                     outcome = dataclasses.replace(outcome, table=rows_to_arrow(description, rows))
-        except _Deadline:
+        except Deadline:
             query_id = local.query_id
             self._stop(query_id)
             log.warning(
@@ -426,7 +306,7 @@ class AthenaEngine:
                 query_id=query_id,
                 state="CANCELLED",
             ) from None
-        except _OverBudget as over:
+        except OverBudget as over:
             query_id = local.query_id
             running = over.state in ("QUEUED", "RUNNING")
             if running:
@@ -456,7 +336,7 @@ class AthenaEngine:
             )
             raise
         except sa.exc.DBAPIError as exc:
-            raise self._error(exc, label) from None
+            raise driver_error(exc, label, self._local, self.settings.retry_attempts) from None
         finally:
             local.deadline = None
         return outcome, (time.perf_counter() - start) * 1000
@@ -469,64 +349,7 @@ class AthenaEngine:
         except Exception as exc:  # the timeout is still raised; the log says the stop failed
             log.error("athena stop failed query_id=%s error=%s", query_id, type(exc).__name__)
 
-    def _error(self, exc: sa.exc.DBAPIError, label: str) -> Exception:
-        """A typed featurekit error from what PyAthena/botocore raised."""
-        from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
-
-        local = self._local
-        query_id = getattr(local, "query_id", None)
-        cause: BaseException | None = exc.orig
-        while cause is not None and not isinstance(
-            cause, (ClientError, NoCredentialsError, PartialCredentialsError, NoRegionError)
-        ):
-            cause = cause.__cause__
-        if isinstance(cause, (NoCredentialsError, PartialCredentialsError)):
-            return ConfigError("credentials", "no usable AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID")
-        if isinstance(cause, NoRegionError):
-            return ConfigError("region", "no AWS region; set region or AWS_REGION")
-        if isinstance(cause, ClientError):
-            code = cause.response.get("Error", {}).get("Code", "")
-            message = cause.response.get("Error", {}).get("Message", "")
-            operation = getattr(cause, "operation_name", "an Athena call")
-            if code in THROTTLING_CODES:
-                log.warning(
-                    "athena throttled view=%s operation=%s attempts=%d", label, operation, self.settings.retry_attempts
-                )
-                return QueryThrottled(
-                    f"Athena throttled {operation} for view {label!r} "
-                    f"{self.settings.retry_attempts} times (retry_attempts)",
-                    query_id=query_id,
-                    reason=code,
-                )
-            if code == "InvalidRequestException" and "outputlocation" in message.replace(" ", "").lower():
-                return ConfigError(
-                    "s3_staging_dir",
-                    f"Athena has no result location: {message} "
-                    "(set s3_staging_dir to an s3:// URL ending in /, or use a workgroup with one)",
-                )
-            return QueryError(
-                f"view {label!r}: Athena {operation} failed", query_id=query_id, reason=f"{code}: {message}"
-            )
-        execution = getattr(local, "execution", None)
-        if execution is not None and execution.state in ("FAILED", "CANCELLED"):
-            reason = execution.state_change_reason or execution.state
-            log.warning(
-                "athena query view=%s query_id=%s state=%s reason=%r",
-                label,
-                execution.query_id,
-                execution.state,
-                reason,
-            )
-            return QueryError(
-                f"view {label!r} {execution.state.lower()} on Athena",
-                query_id=execution.query_id,
-                reason=reason,
-                state=execution.state,
-            )
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else repr(exc)
-        return QueryError(f"view {label!r} failed on Athena", query_id=query_id, reason=reason)
-
-    def _stats(self, out: _Outcome, label: str, sql_hash: str, entities: int, elapsed: float) -> QueryStats:
+    def _stats(self, out: Outcome, label: str, sql_hash: str, entities: int, elapsed: float) -> QueryStats:
         reused = out.reused_previous_result or out.from_cursor_cache
         # A cursor-cache hit ran nothing now; an Athena reuse scanned nothing. Neither is billed.
         scanned = 0 if out.from_cursor_cache else int(out.scanned_bytes or 0)
@@ -578,7 +401,3 @@ def _log_value(value: Any, show: bool) -> str:
         return "<redacted>"
     text = value.isoformat() if isinstance(value, dt.date) else str(value)
     return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-
-
-def _ms(value: Any) -> float | None:
-    return float(value) if value is not None else None

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .declarations import Table
-from .errors import ConfigError, InputError
+from ..catalog.declarations import Table
+from ..errors import ConfigError, InputError
 
 #: Hive DDL column types (CREATE EXTERNAL TABLE speaks Hive, not Trino).
 HIVE_TYPES = {
@@ -189,7 +189,7 @@ def optimize_athena(
 
 def optimize_duckdb(engine: Any, table: Table, out: Path, compression: Compression = "ZSTD") -> Path:
     """Rewrite a local table as dt-partitioned Parquet under `out` (dt=YYYY-MM-DD/*.parquet)."""
-    from .engines import quote, sql_string
+    from .base import quote, sql_string
 
     if not any(c.name == "dt" for c in table.partitioned_by):
         raise InputError("table", f"{table.name!r} has no dt partition column to optimize by")

@@ -1,29 +1,28 @@
-"""Where queries run. One SQLAlchemy Engine per featurekit engine, created once, thread-safe.
+"""The embedded default engine: DuckDB in-process over local files, through one SQLAlchemy Engine.
 
-`duckdb` is the embedded default over local files. `athena` and `trino` live in their own
-modules and keep the same small interface: `dialect`, `table_sql()`, `prepare()`, `execute()`.
+The interface every engine keeps (`Engine`, `QueryStats`) lives in base.py.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 import uuid
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.pool import QueuePool
 
-from .declarations import Table
-from .errors import DataError, QueryError
-from .render import RenderedQuery
+from ..catalog.declarations import Table
+from ..errors import DataError, QueryError
+from ..render import RenderedQuery
+from . import adapt
+from .base import QueryStats, quote, sql_string
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -35,62 +34,6 @@ DUCKDB_TYPES = {
     "string": "VARCHAR",
     "bool": "BOOLEAN",
 }
-#: Athena bills $5 per TB scanned (decimal units), rounded up to the MB, 10 MB minimum per query.
-PRICE_PER_TB = 5.0
-MIN_BILLED_MB = 10
-
-
-def athena_cost(scanned_bytes: int) -> float:
-    """The cost estimate of one Athena query, in dollars."""
-    billed_mb = max(math.ceil(scanned_bytes / 1e6), MIN_BILLED_MB)
-    return billed_mb * 1e6 / 1e12 * PRICE_PER_TB
-
-
-@dataclass(frozen=True)
-class QueryStats:
-    """What one query did: where it ran, how long, what it read and cost."""
-
-    engine: str
-    view: str
-    sql_hash: str
-    entities: int
-    rows: int
-    elapsed_ms: float
-    query_id: str | None = None
-    scanned_bytes: int | None = None
-    reused: bool | None = None
-    engine_ms: float | None = None
-    queue_ms: float | None = None
-    total_ms: float | None = None
-    workgroup: str | None = None
-    cost_usd: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class Engine(Protocol):
-    """What the feature store needs from an engine."""
-
-    name: str
-    dialect: str
-
-    def table_sql(self, table: Table) -> str: ...
-
-    def prepare(self, tables: Iterable[Table]) -> None: ...
-
-    def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]: ...
-
-    def close(self) -> None: ...
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def sql_string(value: str) -> str:
-    """A configuration string (a path) as a SQL literal; never used for caller values."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:
@@ -126,6 +69,10 @@ class DuckDBEngine:
         self._lock = threading.Lock()
         # DuckDB's own progress bar would print into the CLI's output on queries over 2 s; it is per connection.
         sa.event.listen(self.sa, "connect", _quiet_progress_bar)
+
+    def adapt_sql(self, sql: str, where: str) -> str:
+        """Catalog SQL is Athena SQL; DuckDB gets it transpiled by sqlglot."""
+        return adapt.adapt(sql, self.dialect, where)
 
     def table_sql(self, table: Table) -> str:
         return quote(table.name)

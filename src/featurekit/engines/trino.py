@@ -13,13 +13,13 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from . import config as config_mod
-from .athena import rows_to_arrow
-from .config import TrinoSettings
-from .declarations import Table
-from .engines import QueryStats, quote
-from .errors import ConfigError, QueryError, QueryTimeout
-from .render import RenderedQuery
+from .. import config as config_mod
+from ..catalog.declarations import Table
+from ..config import TrinoSettings
+from ..errors import ConfigError, QueryError, QueryTimeout
+from ..render import RenderedQuery, as_written
+from .athena_driver import rows_to_arrow
+from .base import QueryStats, quote
 
 
 class TrinoEngine:
@@ -74,6 +74,9 @@ class TrinoEngine:
         elif s.auth == "jwt" and s.jwt_token is not None:
             args["auth"] = JWTAuthentication(s.jwt_token.get_secret_value())
         return args
+
+    def adapt_sql(self, sql: str, where: str) -> str:
+        return as_written(sql, where)
 
     def table_sql(self, table: Table) -> str:
         s = self.settings

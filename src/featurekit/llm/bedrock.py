@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import config
-from .config import BedrockSettings
-from .declarations import Guardrail, Inference
-from .errors import ConfigError, LLMError
-from .llm import Completion
+from .. import config
+from ..catalog.declarations import Guardrail, Inference
+from ..config import BedrockSettings
+from ..errors import ConfigError, LLMError
 from .prompts import RenderedPrompt
+from .providers import Completion
 
 #: Prefixes of cross-region inference profile IDs (`us.amazon.nova-lite-v1:0`).
 PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "ca.", "jp.", "au.")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from ..results import jsonable
 from .prompts import RenderedPrompt
-from .results import jsonable
 
 Policy = Literal["warn", "retry", "fallback"]
 POLICIES: tuple[str, ...] = ("warn", "retry", "fallback")

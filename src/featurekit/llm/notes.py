@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .cache import CacheStats, FeatureCache
-from .errors import InputError, LLMError
+from ..cache import CacheStats, FeatureCache
+from ..errors import InputError, LLMError
+from ..results import Provenance, jsonable
 from .grounding import POLICIES, GroundingReport, check, correction
-from .llm import Completion, OfflineProvider, Provider
 from .prompts import RenderedPrompt
-from .results import Provenance, jsonable
+from .providers import Completion, OfflineProvider, Provider
 
 GroundingAction = Literal["none", "retried", "fallback"]
 #: Stop reasons after which the text cannot be used as a note.

@@ -9,11 +9,11 @@ from typing import Any
 
 import jinja2
 
-from . import templates
-from .catalog import Catalog
-from .declarations import Guardrail, Inference
-from .errors import TemplateError
-from .results import FeatureRow, Provenance, facts_json
+from ..catalog import templates
+from ..catalog.declarations import Guardrail, Inference
+from ..catalog.loader import Catalog
+from ..errors import TemplateError
+from ..results import FeatureRow, Provenance, facts_json
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import NotFoundError
+from ..errors import NotFoundError
 from .prompts import RenderedPrompt
 
 PROVIDERS = ("offline", "bedrock")

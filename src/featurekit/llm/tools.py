@@ -17,16 +17,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .catalog import Catalog
-from .declarations import Inference, Parameter, View
-from .errors import FeaturekitError, InvalidEntityId, LLMError, NotFoundError
+from ..catalog.declarations import Inference, Parameter, View
+from ..catalog.loader import Catalog
+from ..errors import FeaturekitError, InvalidEntityId, LLMError, NotFoundError
+from ..render import parse_as_of
+from ..results import Provenance, jsonable
 from .grounding import Facts, GroundingReport, check_facts
-from .render import parse_as_of
-from .results import Provenance, jsonable
 
 if TYPE_CHECKING:
+    from ..store import FeatureStore
     from .bedrock import BedrockProvider
-    from .store import FeatureStore
 
 DEFAULT_MODEL = "amazon.nova-lite-v1:0"
 ASK_SYSTEM = (

@@ -1,0 +1,5 @@
+"""`python -m featurekit.cli`: the same as the `featurekit` command."""
+
+from .main import main
+
+main()

@@ -1,0 +1,6 @@
+"""Execute: where rendered queries run. DuckDB in-process (the embedded default), Athena, Trino.
+
+`base` is the interface every engine keeps (`Engine`, `QueryStats`, Athena's price); `adapt`
+turns Athena SQL into DuckDB SQL with sqlglot; `ddl` writes Athena DDL for declared tables.
+This stage imports `errors`, `catalog`, `config` and `render`; never the cache, results or LLM.
+"""
