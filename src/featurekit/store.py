@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
 from .render import RenderedQuery, Renderer, parse_as_of
+from .report import ENV_QUERY_LOG, Lookup, QueryLog, WorkloadReport
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
 #: Engine settings a dry run shows: where a query would run, never how it authenticates.
@@ -96,10 +97,12 @@ class FeatureStore:
         cache_dir: str | os.PathLike[str] | None = None,
         chunk_size: int | None = None,
         max_concurrency: int | None = None,
+        query_log: str | os.PathLike[str] | None = None,
         **engine_settings: Any,
     ) -> None:
         """`cache_dir` (or FEATUREKIT_CACHE_DIR) keeps the cache on disk too; `chunk_size` caps the IDs per
-        query (Athena: also capped by its 262,144-byte query limit) and `max_concurrency` the queries at once."""
+        query (Athena: also capped by its 262,144-byte query limit) and `max_concurrency` the queries at once;
+        `query_log` (or FEATUREKIT_QUERY_LOG) appends every lookup to a JSON-lines file for `featurekit report`."""
         self.catalog = catalog if isinstance(catalog, Catalog) else catalog_mod.load(catalog)
         if isinstance(engine, str):
             if data is not None:
@@ -120,6 +123,9 @@ class FeatureStore:
         self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql, self.engine.adapt_sql)
         self.session_queries: list[QueryStats] = []
+        self.session_lookups: list[Lookup] = []
+        log = query_log or os.environ.get(ENV_QUERY_LOG)
+        self.query_log: QueryLog | None = QueryLog(log) if log else None
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -192,10 +198,51 @@ class FeatureStore:
 
         The IDs the cache misses are split into chunks that run in parallel; `progress` is a callback
         `(entities done, total)` after each chunk, or True for a rich progress bar (terminal or Jupyter).
+        Each call, success or failure, is one record in `session_lookups` (and in the query log).
         """
+        start = time.perf_counter()
+        try:
+            frame = self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress)
+        except FeaturekitError as exc:
+            entities = len(ids) if isinstance(ids, Sized) and not isinstance(ids, (str, bytes)) else 1
+            self._record(
+                Lookup(
+                    view,
+                    self.engine.name,
+                    entities,
+                    0,
+                    (time.perf_counter() - start) * 1000,
+                    error=type(exc).__name__,
+                    message=str(exc).splitlines()[0] if str(exc) else None,
+                )
+            )
+            raise
+        p = frame.provenance
+        self._record(Lookup(view, p.engine, len(frame), p.cache_hits, p.elapsed_ms, p.queries))
+        return frame
+
+    def _record(self, lookup: Lookup) -> None:
+        self.session_lookups.append(lookup)
+        if self.query_log is not None:
+            self.query_log.append(lookup)
+
+    def workload(self) -> WorkloadReport:
+        """This store's lookups so far as a report: counts, latency percentiles, bytes, cost, hit rates."""
+        return WorkloadReport.build(self.session_lookups)
+
+    def _get_frame(
+        self,
+        view: str,
+        ids: Iterable[str | int],
+        *,
+        as_of: dt.date | str | None,
+        params: Mapping[str, Any] | None,
+        use_cache: bool,
+        progress: batch.Progress | bool | None,
+    ) -> FeatureFrame:
         if progress is True:
             with batch.rich_progress(f"{view}: querying", min_entities=1) as bar:
-                return self.get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
+                return self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
         report = progress or None
         start = time.perf_counter()
         query = self.render(view, ids, as_of=as_of, params=params)

@@ -197,6 +197,15 @@ class AthenaEngine:
                 )
             return self._client
 
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for another service (s3, glue, cloudwatch) with the engine's region, profile, endpoint."""
+        import boto3
+
+        s = self.settings
+        return boto3.Session(profile_name=s.aws_profile, region_name=s.region).client(
+            service, endpoint_url=s.endpoint_url
+        )
+
     # -- the Engine interface --------------------------------------------------------------------
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -217,14 +226,24 @@ class AthenaEngine:
     def run_statement(
         self, sql: str, params: Mapping[str, Any] | None = None, *, label: str = "statement"
     ) -> QueryStats:
-        """Run DDL, CTAS or INSERT (setup, optimize); values in `params` are bound, never formatted by us."""
+        """Run DDL, CTAS or INSERT (setup, optimize, load); values in `params` are bound, never formatted by us."""
+        return self._statement(sql, params, label, fetch=False)[1]
+
+    def fetch_statement(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, label: str = "statement"
+    ) -> tuple[pa.Table, QueryStats]:
+        """Run an administrative SELECT (a load's row count) and return its rows; values are bound."""
+        return self._statement(sql, params, label, fetch=True)
+
+    def _statement(
+        self, sql: str, params: Mapping[str, Any] | None, label: str, *, fetch: bool
+    ) -> tuple[pa.Table, QueryStats]:
         import hashlib
 
-        statement = sa.text(sql)
-        outcome, elapsed = self._run(statement, dict(params or {}), label, fetch=False)
+        outcome, elapsed = self._run(sa.text(sql), dict(params or {}), label, fetch=fetch)
         stats = self._stats(outcome, label, hashlib.sha256(sql.encode()).hexdigest()[:16], 0, elapsed)
         self._log(stats, dict(params or {}))
-        return stats
+        return outcome.table, stats
 
     def close(self) -> None:
         self.sa.dispose()
