@@ -1,5 +1,5 @@
-"""CLI commands for running the lake behind the features: `load` (idempotent incremental loads) and
-`report` (workload figures, CloudWatch).
+"""CLI commands for running the lake behind the features: `load` (idempotent incremental loads),
+`doctor` (file-size health) and `report` (workload figures, CloudWatch).
 
 Registered on the main app by main.py; errors are typed FeaturekitErrors, printed as one line.
 """
@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 
 from ..catalog import loader as catalog_mod
 from ..engines import ddl as ddl_mod
+from ..engines import health
 from ..engines import load as load_mod
 from ..errors import InputError, NotFoundError
 from ..report import ENV_QUERY_LOG, QueryLog, WorkloadReport, publish_cloudwatch
@@ -113,3 +114,45 @@ def register(app: typer.Typer) -> None:
         else:
             raise NotFoundError("engine for load", engine, ("duckdb", "athena"))
         out.print(str(result), markup=False)
+
+    @app.command()
+    def doctor(
+        table: str,
+        engine: Annotated[str, typer.Option("--engine", help="duckdb (local files) or athena (S3).")] = "duckdb",
+        format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+        catalog: CatalogOpt = None,
+        data: DataOpt = None,
+        profile: ProfileOpt = None,
+        profile_file: ProfileFileOpt = None,
+    ) -> None:
+        """File-size health of TABLE: partitions with too many small files or files over 1 GB."""
+        if format not in ("table", "json"):
+            raise InputError("--format", f"{format!r} is not one of table, json")
+        decl = catalog_mod.load(catalog).table(table)
+        if engine == "duckdb":
+            from ..engines.duckdb import DuckDBEngine
+
+            duck = DuckDBEngine(data)
+            try:
+                folder = duck.location(decl)
+            finally:
+                duck.close()
+            if not folder.exists():
+                raise InputError("table", f"{table!r}: {folder} does not exist")
+            result = health.diagnose(table, str(folder), health.local_files(folder))
+        elif engine == "athena":
+            from ..engines.athena import AthenaEngine
+
+            s = athena_settings(profile, profile_file)
+            where = ddl_mod.location(decl, s.data_root)
+            athena = AthenaEngine(s)
+            try:
+                result = health.diagnose(table, where, health.s3_files(athena.aws_client("s3"), where))
+            finally:
+                athena.close()
+        else:
+            raise NotFoundError("engine for doctor", engine, ("duckdb", "athena"))
+        if format == "json":
+            out.print(json.dumps(result.to_dict(), indent=2), markup=False)
+        else:
+            out.print(str(result), markup=False)

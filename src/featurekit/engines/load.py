@@ -28,6 +28,7 @@ from typing import Any
 from ..catalog.declarations import Table
 from ..errors import InputError
 from . import ddl
+from .health import TARGET_FILE
 
 LOCAL_LOG = "_featurekit_loads.jsonl"
 S3_LOG_PREFIX = "_featurekit_loads/"
@@ -102,7 +103,11 @@ def load_local(
             if rows.num_rows:
                 folder = staging / f"dt={day.isoformat()}"
                 folder.mkdir(parents=True)
-                pq.write_table(rows, folder / f"part-{run_id}.parquet", compression=compression.lower())
+                # Right-sized files: Arrow's in-memory size bounds the Parquet size, so no file exceeds the target.
+                per_file = max(1, rows.num_rows * TARGET_FILE // max(rows.nbytes, 1))
+                for n, at in enumerate(range(0, rows.num_rows, per_file)):
+                    part = rows.slice(at, per_file)
+                    pq.write_table(part, folder / f"part-{run_id}-{n:04}.parquet", compression=compression.lower())
         for day in days(start, end):
             _swap_local(out, staging / f"dt={day.isoformat()}", out / f"dt={day.isoformat()}", run_id)
     finally:
