@@ -23,8 +23,9 @@ from . import batch
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
 from .catalog.loader import ENGINES, Catalog
-from .engines.base import Engine, QueryStats
+from .engines.base import Engine, QueryStats, athena_cost
 from .engines.duckdb import DuckDBEngine
+from .engines.estimate import ScanEstimate, check_budget
 from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
@@ -53,12 +54,23 @@ _WHERE_SETTINGS = (
 
 @dataclass(frozen=True)
 class DryRun:
-    """What a lookup would run, and where, computed without running it (`FeatureStore.dry_run`)."""
+    """What a lookup would run, where, and what it would read, computed without running it (`FeatureStore.dry_run`)."""
 
     query: RenderedQuery
     where: Mapping[str, Any]
     chunks: tuple[int, ...]
     max_concurrency: int
+    scans: tuple[ScanEstimate, ...] = ()
+
+    @property
+    def scanned_bytes(self) -> int:
+        """Bytes all the chunks would read: each chunk's query reads the same partitions."""
+        return len(self.chunks) * sum(s.bytes for s in self.scans)
+
+    @property
+    def cost_usd(self) -> float:
+        """Athena's price of all the chunks, each rounded up to the MB with its 10 MB minimum."""
+        return len(self.chunks) * athena_cost(sum(s.bytes for s in self.scans))
 
     def __str__(self) -> str:
         lines = [
@@ -66,6 +78,9 @@ class DryRun:
             f"for {sum(self.chunks)} IDs at most (cached IDs are not queried), {self.max_concurrency} at once"
         ]
         lines += [f"  {k}: {v}" for k, v in self.where.items()]
+        lines += [f"  reads {s}" for s in self.scans]
+        if self.scans:
+            lines.append(f"  estimate: {self.scanned_bytes:,} bytes in all, on Athena ${self.cost_usd:.6f}")
         return "\n".join(lines)
 
 
@@ -145,12 +160,19 @@ class FeatureStore:
         return self._renderer.render(view, ids, as_of=as_of, params=params)
 
     def dry_run(
-        self, view: str, ids: Any, *, as_of: dt.date | str | None = None, params: Mapping[str, Any] | None = None
+        self,
+        view: str,
+        ids: Any,
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        estimate: bool = True,
     ) -> DryRun:
-        """What `get_frame` would run and where, without running anything or calling AWS.
+        """What `get_frame` would run, where, and what it would read, without running a query.
 
         IDs and parameters are validated exactly as `get_frame` validates them. The chunk count is an upper
-        bound: IDs already in the cache are not queried.
+        bound: IDs already in the cache are not queried. With `estimate`, the files and bytes each query would
+        read after partition pruning come from the local folder or from S3 listings (never from Athena).
         """
         query = self.render(view, ids, as_of=as_of, params=params)
         plan = self._plan(query, query.entity_ids)
@@ -165,7 +187,16 @@ class FeatureStore:
                     where[f"table {name}"] = str(self.engine.location(self.catalog.table(name)))
                 except FeaturekitError as exc:
                     where[f"table {name}"] = f"unavailable: {exc}"
-        return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency)
+        scans = self._scan_estimates(query) if estimate else ()
+        return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency, scans)
+
+    def _scan_estimates(self, query: RenderedQuery) -> tuple[ScanEstimate, ...]:
+        """Per table, what `query` would read; empty when the engine cannot tell (no scan_estimate, no data_root)."""
+        scan = getattr(self.engine, "scan_estimate", None)
+        try:
+            return tuple(scan(self.catalog.table(t), query) for t in query.tables) if scan else ()
+        except ConfigError:  # e.g. relative table paths without data_root: the query-time guard still applies
+            return ()
 
     def get(
         self,
@@ -254,6 +285,9 @@ class FeatureStore:
 
         def run(missing: Sequence[Any]) -> pa.Table:
             plan = self._plan(query, missing)
+            limit = getattr(getattr(self.engine, "settings", None), "max_bytes_per_query", None)
+            if limit is not None:  # refuse before anything starts, not after the money is spent
+                check_budget(self._scan_estimates(query), len(plan.chunks), limit, view)
             if plan.starts_per_second and self._bucket is None:
                 self._bucket = batch.TokenBucket(plan.starts_per_second, burst=float(plan.max_concurrency))
             results = batch.run_chunks(

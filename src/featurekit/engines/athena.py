@@ -39,6 +39,7 @@ from .athena_driver import (
     rows_to_arrow,
 )
 from .base import QueryStats, athena_cost, quote
+from .estimate import ScanEstimate
 
 log = logging.getLogger("featurekit.athena")
 # A library logs, the application configures: without this, warnings would reach stderr via lastResort.
@@ -205,6 +206,14 @@ class AthenaEngine:
         return boto3.Session(profile_name=s.aws_profile, region_name=s.region).client(
             service, endpoint_url=s.endpoint_url
         )
+
+    def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
+        """The objects and bytes `query` would read from `table` on S3 after partition pruning (S3 listing only)."""
+        from .ddl import location
+        from .estimate import estimate_s3
+
+        where = location(table, self.settings.data_root)
+        return estimate_s3(self.aws_client("s3"), where, table, query.sql, self.dialect, query.params)
 
     # -- the Engine interface --------------------------------------------------------------------
 

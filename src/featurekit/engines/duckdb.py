@@ -23,6 +23,7 @@ from ..errors import DataError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
+from .estimate import ScanEstimate, estimate_local
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -146,6 +147,10 @@ class DuckDBEngine:
             raise QueryError(f"view {query.view!r} failed on duckdb", reason=reason) from None
         elapsed = (time.perf_counter() - start) * 1000
         return table, QueryStats(self.name, query.view, query.sql_hash, len(query.entity_ids), table.num_rows, elapsed)
+
+    def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
+        """The files and bytes `query` would read from `table`'s local files after partition pruning."""
+        return estimate_local(self.location(table), table, query.sql, self.dialect, query.params)
 
     def close(self) -> None:
         self.sa.dispose()
