@@ -1,7 +1,8 @@
 """A note: the text a provider wrote, with the features it was given, where they came from, and a grounding report.
 
 Failure never loses the facts. One design, used everywhere: when the model call fails, or its answer is unusable
-(a guardrail intervened, the output was cut at max_tokens), `write_note` raises `LLMError` whose `partial` is a
+(a guardrail intervened, the output was cut at max_tokens, the answer is empty or could not be parsed),
+`write_note` raises `LLMError` whose `partial` is a
 `Partial` holding the rendered prompt, hence the features and their provenance, and whatever the model returned.
 An answer that cites numbers no fact supports is not a failure: it is handled by the grounding policy
 (warn, retry once with a corrective instruction, or fall back to the offline note).
@@ -212,10 +213,12 @@ def _complete(sent: RenderedPrompt, provider: Provider, original: RenderedPrompt
     except LLMError as exc:
         exc.partial = Partial(original)
         raise
-    if completion.stop_reason in UNUSABLE_STOPS:
+    if completion.stop_reason in UNUSABLE_STOPS or not completion.text.strip():
+        # An empty answer is not a note: zero numbers would read as "all grounded", and the cache would keep it.
         code, hint = _unusable(completion, original)
+        what = f"stopped with {completion.stop_reason}" if code != "empty" else "returned no text"
         raise LLMError(
-            f"{completion.provider} stopped with {completion.stop_reason}",
+            f"{completion.provider} {what}",
             code=code,
             hint=hint,
             partial=Partial(original, completion),
@@ -224,6 +227,10 @@ def _complete(sent: RenderedPrompt, provider: Provider, original: RenderedPrompt
 
 
 def _unusable(completion: Completion, prompt: RenderedPrompt) -> tuple[str, str]:
+    if completion.stop_reason not in UNUSABLE_STOPS:
+        return "empty", (
+            f"the model's answer had no text (stop reason {completion.stop_reason}); retry, or use --provider offline"
+        )
     if completion.stop_reason == "max_tokens":
         return "max_tokens", (
             f"the note was cut at max_tokens={prompt.inference.max_tokens}: raise inference.max_tokens in the "
