@@ -4,8 +4,8 @@ Failure never loses the facts. One design, used everywhere: when the model call 
 (a guardrail intervened, the output was cut at max_tokens, the answer is empty or could not be parsed),
 `write_note` raises `LLMError` whose `partial` is a
 `Partial` holding the rendered prompt, hence the features and their provenance, and whatever the model returned.
-An answer that cites numbers no fact supports is not a failure: it is handled by the grounding policy
-(warn, retry once with a corrective instruction, or fall back to the offline note).
+An answer that cites numbers no fact supports is handled by the grounding policy: warn, retry once with a
+corrective instruction, fall back to the offline note, or (strict) fail with `GroundingError`, an `LLMError`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from ..cache import CacheStats, FeatureCache
 from ..errors import InputError, LLMError
 from ..results import Provenance, jsonable
-from .grounding import POLICIES, GroundingReport, check, correction
+from .grounding import POLICIES, GroundingReport, check, correction, strict_failure
 from .prompts import RenderedPrompt
 from .providers import Completion, OfflineProvider, Provider
 
@@ -194,6 +194,8 @@ def write_note(
 def _write(prompt: RenderedPrompt, provider: Provider, policy: str) -> Note:
     first = _complete(prompt, provider, prompt)
     report = check(first.text, prompt)
+    if not report.ok and policy == "strict":
+        raise strict_failure(report, Partial(prompt, first))
     if report.ok or policy == "warn":
         return Note(first.text, first.provider, first.model, prompt, first, report)
     if policy == "retry":
