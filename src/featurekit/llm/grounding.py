@@ -5,7 +5,7 @@ of its own kind, so a number cannot be "grounded" by a coincidence of digits:
 
 | written | may cite |
 |---|---|
-| `12`, `twelve`, `a dozen` | a count (an int feature or parameter); a bare number also any number as written |
+| `12`, `twelve`, `a dozen` | a count (an int feature or parameter); a bare number also money, an amount or a share |
 | `$412.50`, `one million dollars` | money, or a plain amount (an undeclared float or decimal) |
 | `14%`, `14 percent` | a share (declared `unit: share`, 0.14) or a percent (declared `unit: percent`, 14.0) |
 | `06/20/2026`, `June 20`, `the 20th` | a date or timestamp feature (or as_of) with that day |
@@ -51,7 +51,8 @@ TYPE_KINDS: dict[str, FactKind] = {
 }
 #: Which fact kinds a claim of each kind may cite (dates, times and IDs are matched by their own rules below).
 CITES: dict[str, tuple[str, ...]] = {
-    "number": ("count", "amount", "money", "share", "percent"),
+    # A bare number may be a share written as such (0.143); a value in percent is cited with a percent sign.
+    "number": ("count", "amount", "money", "share"),
     "money": ("money", "amount"),
     "percent": ("share", "percent"),
     "word": ("count",),
