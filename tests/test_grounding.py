@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -247,3 +248,28 @@ def test_strict_policy_fails_the_note(hostile_store: FeatureStore) -> None:
     assert str(caught.value).splitlines() == [str(caught.value)]
     # The offline note passes the strict policy.
     assert write_note(prompt, OfflineProvider(), grounding="strict").grounding.ok
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("{name: order_count, type: int,", "{name: order_count, type: int, unit: share,", "unit share applies to"),
+        ("unit: money, default: 0.0,", "unit: money, max_length: 9, default: 0.0,", "max_length applies to string"),
+        ("max_length: 40", "max_length: 0", "max_length"),
+        ("unit: share", "unit: ratio", "unit"),
+    ],
+)
+def test_unit_and_max_length_are_checked_at_load(tmp_path: Path, old: str, new: str, message: str) -> None:
+    from featurekit.catalog.loader import load, shipped_catalog
+    from featurekit.errors import DeclarationError
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(shipped_catalog(), catalog)
+    view = catalog / "views" / "customer_orders.yaml"
+    assert old in view.read_text()
+    view.write_text(view.read_text().replace(old, new, 1))
+    with pytest.raises(DeclarationError) as caught:
+        load(catalog)
+    [problem] = caught.value.problems
+    assert problem.file.endswith("customer_orders.yaml") and problem.line is not None
+    assert message in problem.message, problem.message
