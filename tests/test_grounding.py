@@ -114,7 +114,7 @@ def test_a_mixed_note_lists_both_sides() -> None:
     assert "NOT grounded: 2 of 5" in found.summary()
     assert found.to_dict()["ungrounded"][0] == {
         "text": "7",
-        "kind": "number",
+        "kind": "count",
         "position": 33,
         "source": None,
         "fact": None,

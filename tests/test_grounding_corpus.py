@@ -69,6 +69,8 @@ FAITHFUL = [
     "Their 7th order came on June 20th, 10 days before 30.06.2026.",
     "Spending averaged $176.4 per order across 7 orders; growth of 12.5 percent.",
     "Score 3.7, refund share 0.14, spend $1,234.",
+    "They spent 176.36 dollars per order, 1234.50 in all, across 7 separate orders.",
+    "Inactive for 10 days of the 90 days; this is customer C00042.",
 ]
 
 INVENTED = [
@@ -106,6 +108,10 @@ INVENTED = [
     "At [[3pm]] on June 29 they logged in.",
     "Spend fell by [[$90]] since the last window.",
     "They placed [[two dozen]] orders in [[2024]].",
+    "They placed [[176]] orders.",  # a count may not cite the average order of $176.36
+    "Their [[1,234]] visits.",
+    'Their category is "[[$1,000,000]]".',  # a string that is a bare figure is checked, quoted or not
+    "They placed [[7.5]] orders and [[0]] refunds.",
 ]
 
 

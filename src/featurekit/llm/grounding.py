@@ -5,7 +5,8 @@ of its own kind, so a number cannot be "grounded" by a coincidence of digits:
 
 | written | may cite |
 |---|---|
-| `12`, `twelve`, `a dozen` | a count (an int feature or parameter); a bare number also money, an amount or a share |
+| `12 orders`, `twelve`, `a dozen` | a count (an int feature or parameter) |
+| `12`, `176.4` | a count, money, a plain amount, or a share written as such (`0.143`) |
 | `$412.50`, `one million dollars` | money, or a plain amount (an undeclared float or decimal) |
 | `14%`, `14 percent` | a share (declared `unit: share`, 0.14) or a percent (declared `unit: percent`, 14.0) |
 | `06/20/2026`, `June 20`, `the 20th` | a date or timestamp feature (or as_of) with that day |
@@ -55,6 +56,7 @@ CITES: dict[str, tuple[str, ...]] = {
     "number": ("count", "amount", "money", "share"),
     "money": ("money", "amount"),
     "percent": ("share", "percent"),
+    "count": ("count",),
     "word": ("count",),
     "ordinal": ("count",),
 }
@@ -212,7 +214,8 @@ def check_facts(text: str, facts: Facts) -> GroundingReport:
 
 def _quoted_spans(text: str, strings: Iterable[str]) -> list[tuple[int, int]]:
     spans = []
-    for value in strings:
+    # Only text is quoted data: a string that is a bare figure ("$1,000,000") is checked like any claim.
+    for value in (v for v in strings if re.search(r"[^\W\d_]{2}", v)):
         for form in {quote(value), f"“{value}”", f"'{value}'", f"‘{value}’", f'"{value}"'}:
             spans += [(m.start(), m.end()) for m in re.finditer(re.escape(form), text)]
     return spans
@@ -223,7 +226,7 @@ def _match(m: Mention, facts: Facts) -> tuple[str, Any] | None:
         return next(((f.ref, f.value) for f in facts.of("id", "text") if str(f.value).lower() == m.value.lower()), None)
     if m.kind in ("date", "month", "datetime", "time", "year"):
         return _match_time(m, facts)
-    if m.kind in ("number", "word", "ordinal") and m.before in (*ID_WORDS, facts.entity or "#"):
+    if m.kind in ("number", "count", "word", "ordinal") and m.before in (*ID_WORDS, facts.entity or "#"):
         # "customer 42", "#42": a reference to the entity, so it may cite the ID's digits and nothing else.
         for f in facts.of("id"):
             digits = re.sub(r"\D", "", str(f.value))

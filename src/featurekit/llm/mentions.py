@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 from text_to_num import text2num
 
-Kind = Literal["number", "money", "percent", "word", "ordinal", "date", "month", "datetime", "time", "year", "id"]
+Kind = Literal[
+    "number", "count", "money", "percent", "word", "ordinal", "date", "month", "datetime", "time", "year", "id"
+]
 
 MONTHS = {
     name: number
@@ -95,6 +97,12 @@ WORDS = re.compile(
     rf"(?:(?:\s+and\s+|\s+|-)(?:{_NUMBER_WORD}|dozen))*)\b"
     r"(?P<after>\s+(?:percent|per cent|dollars|usd|euros?|pounds)\b)?",
     re.IGNORECASE,
+)
+PLURAL = re.compile(r"[ \u00a0]+(?:more\s+|fewer\s+|separate\s+|distinct\s+|new\s+)?([A-Za-z]{2,}s)\b")
+#: Words ending in s after a number that do not say it counts things.
+NOT_COUNTED = frozenset(
+    {"is", "was", "has", "as", "its", "his", "this", "thus", "plus", "less", "across", "dollars", "pounds", "euros"}
+    | {"usd", "cents", "percent", "us", "yes", "always", "perhaps", "whereas", "besides", "towards", "afterwards"}
 )
 #: Words before a number that make it a reference to an entity ("customer 42", "#42", "ID 42").
 ID_WORDS = ("#", "id", "no.")
@@ -218,6 +226,8 @@ def _numbers(text: str) -> Iterator[Mention]:
             kind = "money"
         elif end == m.end() and m.group("ordinal"):
             kind = "ordinal"
+        elif not frac and scale == 1.0 and _counted(text, end):
+            kind = "count"  # "176 orders" counts something: it may not cite an amount of money that rounds to 176
         written = text[m.start() : end].rstrip()
         decimals = len(frac) - 1 if frac else 0
         yield Mention(
@@ -229,6 +239,12 @@ def _numbers(text: str) -> Iterator[Mention]:
             tolerance=0.5 * 10.0**-decimals * scale,
             before=_word_before(text, m.start()),
         )
+
+
+def _counted(text: str, end: int) -> bool:
+    """Whether the number ending at `end` is followed by a plural noun ("orders", "days"), so it counts things."""
+    after = PLURAL.match(text, end)
+    return after is not None and after.group(1).lower() not in NOT_COUNTED
 
 
 def _words(text: str) -> Iterator[Mention]:
