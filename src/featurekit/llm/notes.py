@@ -22,11 +22,9 @@ from ..errors import InputError, LLMError
 from ..results import Provenance, jsonable
 from .grounding import POLICIES, GroundingReport, check, correction, strict_failure
 from .prompts import RenderedPrompt
-from .providers import Completion, OfflineProvider, Provider
+from .providers import UNUSABLE_STOPS, Completion, OfflineProvider, Provider
 
 GroundingAction = Literal["none", "retried", "fallback"]
-#: Stop reasons after which the text cannot be used as a note.
-UNUSABLE_STOPS = ("guardrail_intervened", "content_filtered", "max_tokens", "malformed_model_output")
 
 
 def _features_json(prompt: RenderedPrompt) -> dict[str, Any]:

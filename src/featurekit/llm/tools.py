@@ -24,6 +24,7 @@ from ..render import parse_as_of
 from ..results import Provenance, jsonable
 from .grounding import Facts, GroundingReport, check_facts, kind_of
 from .prompts import shown
+from .providers import UNUSABLE_STOPS
 
 if TYPE_CHECKING:
     from ..store import FeatureStore
@@ -212,7 +213,17 @@ def ask(
         stop = reply.completion.stop_reason
         messages.append(reply.message)
         if stop != "tool_use" or not reply.tool_uses:
-            return _answer(store.catalog, question, reply.completion.text, chosen, calls, turn, stop, usage)
+            answer = _answer(store.catalog, question, reply.completion.text, chosen, calls, turn, stop, usage)
+            if stop in UNUSABLE_STOPS or not answer.text.strip():
+                # An empty or cut-off answer is not an answer; the facts fetched so far are kept.
+                what = f"stopped with {stop}" if answer.text.strip() else f"gave no answer (stop reason {stop})"
+                raise LLMError(
+                    f"the model {what}",
+                    code=stop if stop in UNUSABLE_STOPS else "empty",
+                    hint="retry, raise max_tokens, or ask a narrower question; the facts are on .partial",
+                    partial=answer,
+                )
+            return answer
         results = []
         for use in reply.tool_uses:
             tool_input = dict(use.get("input") or {})
