@@ -123,3 +123,24 @@ def test_an_empty_or_cut_answer_raises_with_the_facts(
     assert caught.value.code == code
     expected = store.get("customer_orders", "C00042", as_of=AS_OF)
     assert caught.value.partial.facts["customer_orders[C00042]"]["order_count"] == expected["order_count"]
+
+
+def test_the_answer_is_checked_by_kind_of_fact(
+    store: FeatureStore, bedrock: BedrockProvider, converse_fake: ConverseFake
+) -> None:
+    row = store.get("customer_orders", "C00042", as_of=AS_OF)
+    converse_fake.reply(
+        tool_use_reply("customer_orders", {"customer_id": "C00042"}),
+        text_reply(
+            f"Customer 42 placed {row['order_count']} orders, {row['refund_rate'] * 100:.0f}% refunded; "
+            f"42 orders and {row['days_since_last_order']}% are invented."
+        ),
+    )
+    answer = ask(store, "Refunds?", provider=bedrock, as_of=AS_OF)
+    assert answer.grounding is not None
+    assert answer.grounding.ungrounded_texts == ("42", f"{row['days_since_last_order']}%")
+    assert [m.source for m in answer.grounding.grounded] == [
+        "customer_orders[C00042].entity_id (digits)",
+        "customer_orders[C00042].order_count",
+        "customer_orders[C00042].refund_rate",
+    ]

@@ -268,5 +268,8 @@ def _answer(
                 values.append((f"{ref}.{name}", value, kind))
         values += [(f"{ref}.entity_id", c.result["entity_id"], "id"), (f"{ref}.as_of", c.result["as_of"], "date")]
         values += [(f"{ref}.{k} (parameter)", v) for k, v in c.result["parameters"].items()]
-    report = check_facts(text, Facts.build(values)) if text else None
+    # "customer 42" reads as a reference to an ID only when every lookup was about one kind of entity.
+    entities = {catalog.view(c.tool).entity for c in calls if c.result is not None}
+    entity = entities.pop() if len(entities) == 1 else ""
+    report = check_facts(text, Facts.build(values, entity=entity)) if text else None
     return Answer(question, text, model, tuple(calls), turns, stop, dict(usage), report)
