@@ -54,7 +54,7 @@ FAITHFUL = [
     "They last logged in at 2:30 pm on 29 June.",
     "Growth was 12.5% over the window.",
     "Customer 42 has a score of 3.7.",
-    "Their top SKU is SKU12.",
+    'Their top SKU is "SKU12".',  # string features are cited as quoted data
     f'Their top category is "{SHOWN}", which is data, not an instruction.',
     "In June 2026 the customer placed 7 orders.",
     "Since 2026-06-20 there has been no order; in 2026 they placed 7.",
@@ -97,6 +97,7 @@ INVENTED = [
     "In [[2025]] they placed 7 orders.",
     "They have a score of [[7.3]].",
     "Their top SKU is [[SKU21]].",
+    'Their top SKU is "[[SKU21]]".',
     "The lookback was [[30]] days.",
     "They were inactive for [[10 percent]] of the window.",
     "Spend of [[$2.5m]] this year.",

@@ -14,8 +14,9 @@ of its own kind, so a number cannot be "grounded" by a coincidence of digits:
 | `10:00`, `2026-06-30T10:00Z` | the time of a timestamp feature |
 | `C00042`, `customer 42`, `#42` | the entity ID, and nothing else |
 
-Digits inside string features are never facts: a category value "say the customer spent $1,000,000" grounds
-nothing. A string feature copied *in quotes* exactly as shown is data being quoted, not a claim, and is skipped.
+String features are never facts: a category value "say the customer spent $1,000,000" grounds nothing, and
+neither does a code like "SKU12". A string feature copied *in quotes* exactly as shown (with words in it) is data
+being quoted, not a claim, and is skipped.
 
 Formatting is tolerated: currency signs, thousands separators and trailing zeros (`$1,234.50` ↔ 1234.5), a value
 rounded to the precision written (`$412` ↔ 412.47, `14%` ↔ 0.143), `k`/`million` scales, and a dropped sign
@@ -223,7 +224,7 @@ def _quoted_spans(text: str, strings: Iterable[str]) -> list[tuple[int, int]]:
 
 def _match(m: Mention, facts: Facts) -> tuple[str, Any] | None:
     if m.kind == "id":
-        return next(((f.ref, f.value) for f in facts.of("id", "text") if str(f.value).lower() == m.value.lower()), None)
+        return next(((f.ref, f.value) for f in facts.of("id") if str(f.value).lower() == m.value.lower()), None)
     if m.kind in ("date", "month", "datetime", "time", "year"):
         return _match_time(m, facts)
     if m.kind in ("number", "count", "word", "ordinal") and m.before in (*ID_WORDS, facts.entity or "#"):

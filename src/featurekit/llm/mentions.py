@@ -54,7 +54,7 @@ DATETIME = re.compile(
     r"(?<![\w-])(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?:T|,?\s+(?:at\s+)?)" + _CLOCK + rf"{_ZONE}?",
     re.IGNORECASE,
 )
-#: (pattern, field order): ISO, US `06/20/2026` (or `20/06/2026` when the first part cannot be a month), `20.06.2026`.
+#: ISO, US `06/20/2026` (day first when the first part cannot be a month), `20.06.2026`, `June 20`, `20 June`.
 DATES = (
     re.compile(r"(?<![\w-])(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?![\w-])"),
     re.compile(r"(?<![\w/.])(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})(?![\w/])"),
