@@ -1,5 +1,5 @@
 """Generated inputs for the grounding check: any faithful rendering of a fact is grounded, any other value is flagged,
-and no text makes the check fail or stall. Each test prints how many inputs it tried."""
+and no text makes the check fail or stall. Each test counts the inputs it tried for the hardening summary."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from featurekit.llm.grounding import Facts, check_facts
+from tests.hardening_support import tried
 
 RUNS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                "November", "December"]  # fmt: skip
 
 
-def _report(capsys: pytest.CaptureFixture[str], name: str, tried: int) -> None:
-    with capsys.disabled():
-        print(f"\ngrounding hardening, {name}: {tried} inputs tried")
-    assert tried >= 50
+def _report(name: str, count: int) -> None:
+    tried(f"grounding: {name}", count)  # printed in the hardening summary at the end of the run
+    assert count >= 50
 
 
 MONEY_FORMATS: list[Callable[[Decimal], str]] = [
@@ -35,14 +34,14 @@ MONEY_FORMATS: list[Callable[[Decimal], str]] = [
 cents = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999.99"), places=2)
 
 
-def test_money_in_any_format_is_grounded_and_another_amount_is_not(capsys: pytest.CaptureFixture[str]) -> None:
-    tried = 0
+def test_money_in_any_format_is_grounded_and_another_amount_is_not() -> None:
+    inputs = 0
 
     @RUNS
     @given(value=cents, fmt=st.sampled_from(MONEY_FORMATS), shift=st.integers(min_value=1, max_value=10_000))
     def run(value: Decimal, fmt: Callable[[Decimal], str], shift: int) -> None:
-        nonlocal tried
-        tried += 1
+        nonlocal inputs
+        inputs += 1
         facts = Facts.build([("v.spend", float(value), "money"), ("v.orders", 3, "count")])
         written = fmt(value)
         assert check_facts(f"They spent {written} in all.", facts).ok, written
@@ -53,17 +52,17 @@ def test_money_in_any_format_is_grounded_and_another_amount_is_not(capsys: pytes
             assert check_facts(f"They spent ${3:,.2f}.", facts).ungrounded_texts == ("$3.00",)
 
     run()
-    _report(capsys, "money formats", tried)
+    _report("money formats", inputs)
 
 
-def test_counts_and_shares(capsys: pytest.CaptureFixture[str]) -> None:
-    tried = 0
+def test_counts_and_shares() -> None:
+    inputs = 0
 
     @RUNS
     @given(count=st.integers(min_value=2, max_value=10**9), share=st.integers(min_value=0, max_value=1000))
     def run(count: int, share: int) -> None:
-        nonlocal tried
-        tried += 1
+        nonlocal inputs
+        inputs += 1
         rate = share / 1000
         facts = Facts.build([("v.orders", count, "count"), ("v.rate", rate, "share")])
         assert check_facts(f"{count:,} orders, {count} in all, {rate * 100:.1f}% refunded.", facts).ok
@@ -71,7 +70,7 @@ def test_counts_and_shares(capsys: pytest.CaptureFixture[str]) -> None:
         assert len(flagged.ungrounded) == 3 - (count == rate * 100), flagged.lines()
 
     run()
-    _report(capsys, "counts and shares", tried)
+    _report("counts and shares", inputs)
 
 
 DATE_FORMATS: list[Callable[[dt.date], str]] = [
@@ -84,8 +83,8 @@ DATE_FORMATS: list[Callable[[dt.date], str]] = [
 ]
 
 
-def test_dates_in_any_format(capsys: pytest.CaptureFixture[str]) -> None:
-    tried = 0
+def test_dates_in_any_format() -> None:
+    inputs = 0
 
     @RUNS
     @given(
@@ -94,8 +93,8 @@ def test_dates_in_any_format(capsys: pytest.CaptureFixture[str]) -> None:
         fmt=st.sampled_from(DATE_FORMATS),
     )
     def run(day: dt.date, shift: int, fmt: Callable[[dt.date], str]) -> None:
-        nonlocal tried
-        tried += 1
+        nonlocal inputs
+        inputs += 1
         facts = Facts.build([("v.last_order", day, "date")])
         assert check_facts(f"The last order was on {fmt(day)}.", facts).ok, fmt(day)
         other = day + dt.timedelta(days=shift)
@@ -105,11 +104,11 @@ def test_dates_in_any_format(capsys: pytest.CaptureFixture[str]) -> None:
         assert check_facts(f"They placed {day.year} orders.", facts).ungrounded_texts == (str(day.year),)
 
     run()
-    _report(capsys, "date formats", tried)
+    _report("date formats", inputs)
 
 
-def test_any_text_is_checked_quickly_without_error(capsys: pytest.CaptureFixture[str]) -> None:
-    tried = 0
+def test_any_text_is_checked_quickly_without_error() -> None:
+    inputs = 0
     facts = Facts.build(
         [("v.n", 7, "count"), ("v.spend", 12.5, "money"), ("v.day", dt.date(2026, 6, 20)), ("p.id", "C00042", "id")],
         entity="customer",
@@ -122,8 +121,8 @@ def test_any_text_is_checked_quickly_without_error(capsys: pytest.CaptureFixture
     @RUNS
     @given(text=st.one_of(st.text(max_size=300), st.lists(pieces, max_size=120).map("".join)))
     def run(text: str) -> None:
-        nonlocal tried
-        tried += 1
+        nonlocal inputs
+        inputs += 1
         report = check_facts(text, facts)
         for m in (*report.grounded, *report.ungrounded):
             assert text[m.start : m.end] == m.text
@@ -134,4 +133,4 @@ def test_any_text_is_checked_quickly_without_error(capsys: pytest.CaptureFixture
         start = time.perf_counter()
         check_facts(text, facts)
         assert time.perf_counter() - start < 5.0, text[:20]
-    _report(capsys, "arbitrary and hostile text", tried + len(hostile))
+    _report("arbitrary and hostile text", inputs + len(hostile))
