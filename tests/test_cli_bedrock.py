@@ -88,5 +88,5 @@ def test_strict_grounding_fails_the_note_with_one_line(cli, sample_dir, converse
     code, out, err = note(cli, sample_dir, converse_fake, "--grounding", "strict")
     assert code == 1
     [line] = err.strip().splitlines()
-    assert line.startswith("error: C00042: the note is not grounded (2 numbers match no fact: twelve, 23%)"), line
+    assert line.startswith("error: C00042: the note is not grounded: 2 numbers match no fact (twelve, 23%)"), line
     assert "features (kept" in out

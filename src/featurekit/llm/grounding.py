@@ -276,9 +276,10 @@ def correction(report: GroundingReport) -> str:
 
 def strict_failure(report: GroundingReport, partial: Any) -> GroundingError:
     """The error the strict policy raises: one line naming the numbers that match no fact."""
+    n = len(report.ungrounded)
     return GroundingError(
-        f"the note is not grounded ({len(report.ungrounded)} numbers match no fact: "
-        f"{', '.join(report.ungrounded_texts)})",
+        f"the note is not grounded: {n} {'number matches' if n == 1 else 'numbers match'} no fact "
+        f"({', '.join(report.ungrounded_texts)})",
         report=report,
         partial=partial,
     )
