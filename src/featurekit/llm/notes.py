@@ -2,8 +2,8 @@
 
 Failure never loses the facts. One design, used everywhere: when the model call fails, or its answer is unusable
 (a guardrail intervened, the output was cut at max_tokens, the answer is empty or could not be parsed),
-`write_note` raises `LLMError` whose `partial` is a
-`Partial` holding the rendered prompt, hence the features and their provenance, and whatever the model returned.
+`write_note` raises `LLMError` whose `partial` is a `Partial` holding the rendered prompt, hence the features and
+their provenance, and whatever the model returned.
 An answer that cites numbers no fact supports is handled by the grounding policy: warn, retry once with a
 corrective instruction, fall back to the offline note, or (strict) fail with `GroundingError`, an `LLMError`.
 """

@@ -45,6 +45,7 @@ class RenderedPrompt:
 
     @property
     def facts(self) -> str:
+        """The kept features as JSON, strings in full (the model saw them cut to their `max_length`)."""
         return facts_json(self.features)
 
 
