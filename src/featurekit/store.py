@@ -386,7 +386,8 @@ class FeatureStore:
     ) -> Note:
         """A note written from the entity's features, with the facts it rests on and a grounding report.
 
-        `grounding` is the policy for numbers no fact supports: warn, retry (once) or fallback (offline note).
+        `grounding` is the policy for numbers no fact supports: warn, retry (once), fallback (offline note) or
+        strict (raise GroundingError).
         If the model call fails, LLMError is raised with `partial` holding the features and rendered prompt.
         """
         rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)

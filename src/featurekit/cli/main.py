@@ -209,7 +209,10 @@ def note(
     ] = "offline",
     stream: Annotated[bool, typer.Option("--stream", help="Print the model's text as it arrives (bedrock).")] = False,
     grounding: Annotated[
-        str, typer.Option("--grounding", help="Numbers no fact supports: warn, retry (once) or fallback (offline).")
+        str,
+        typer.Option(
+            "--grounding", help="Numbers no fact supports: warn, retry (once), fallback (offline) or strict (fail)."
+        ),
     ] = "warn",
     model: Annotated[str | None, typer.Option("--model", help="Bedrock model or inference profile ID.")] = None,
     region: Annotated[str | None, typer.Option("--region", help="Bedrock region (else AWS_REGION).")] = None,
