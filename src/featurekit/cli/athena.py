@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         if engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data)
+            duck = DuckDBEngine(data, allow=[out_dir] if out_dir else ())
             try:
                 folder = out_dir or (duck.location(decl).parent / target)
                 written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)  # type: ignore[arg-type]

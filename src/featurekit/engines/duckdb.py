@@ -5,17 +5,18 @@ The interface every engine keeps (`Engine`, `QueryStats`) lives in base.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
+from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import QueuePool
 
 from ..catalog.declarations import Table
@@ -36,14 +37,14 @@ DUCKDB_TYPES = {
 }
 
 
-def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SET enable_progress_bar = false")
-    except Exception:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting; nothing prints there
-        pass
-    finally:
-        cursor.close()
+#: Run once, after the views exist: catalog SQL then reads and writes only inside the allowed folders, loads
+#: no extension, and cannot SET any of this back (FACTS.md: allowed_directories must come before the switch-off).
+LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET lock_configuration = true",
+)
 
 
 class DuckDBEngine:
@@ -52,23 +53,38 @@ class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, data: str | os.PathLike[str] | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        data: str | os.PathLike[str] | None = None,
+        *,
+        threads: int | None = None,
+        allow: Iterable[str | os.PathLike[str]] = (),
+    ) -> None:
+        """`allow` names further folders the engine may read or write (e.g. an `optimize --out` folder);
+        the data root and each prepared table's location are allowed without asking."""
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
-        # A named in-memory database is shared by every pooled connection, so all threads see the
-        # same views; plain :memory: would give each thread an empty database of its own.
-        config = {"threads": threads} if threads else {}
+        self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}
+        if self.data is not None:
+            self._allowed.add(self.data)
+        self._locked = False
+        # Every pooled connection is a cursor of one root connection: all threads see the same views, and
+        # each inherits the root's settings, which is the only way to keep the progress bar off (a
+        # per-connection setting) once the configuration is locked.
+        self._root = duckdb.connect(config={"threads": threads} if threads else {})
+        # DuckDB's own progress bar would print into the CLI's output on queries over 2 s. In Jupyter without
+        # ipywidgets DuckDB refuses to touch the setting; nothing prints there.
+        with contextlib.suppress(duckdb.Error):
+            self._root.execute("SET enable_progress_bar = false")
         self.sa = sa.create_engine(
-            f"duckdb:///:memory:featurekit_{uuid.uuid4().hex}",
+            "duckdb:///:memory:",
+            creator=lambda: ConnectionWrapper(self._root.cursor()),
             poolclass=QueuePool,
             pool_size=8,
             max_overflow=16,
-            connect_args={"config": config},
         )
         self._ready: set[str] = set()
         self._lock = threading.Lock()
-        # DuckDB's own progress bar would print into the CLI's output on queries over 2 s; it is per connection.
-        sa.event.listen(self.sa, "connect", _quiet_progress_bar)
 
     def adapt_sql(self, sql: str, where: str) -> str:
         """Catalog SQL is Athena SQL; DuckDB gets it transpiled by sqlglot."""
@@ -119,18 +135,36 @@ class DuckDBEngine:
         return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
 
     def prepare(self, tables: Iterable[Table]) -> None:
+        """Create the views of `tables`; the first call then locks DuckDB to the allowed folders."""
         with self._lock:
             todo = [t for t in tables if t.name not in self._ready]
             if not todo:
                 return
+            places = {t.name: self.location(t).resolve() for t in todo}
+            if self._locked:
+                for name, place in places.items():
+                    if not any(place.is_relative_to(a) for a in self._allowed):
+                        raise DataError(
+                            f"table {name!r}: {place} is outside the folders this engine is locked to "
+                            f"({', '.join(sorted(map(str, self._allowed)))}); use a data root that holds every table"
+                        )
+            else:
+                self._allowed.update(places.values())
             # DDL is committed on its own, so a later failing query cannot roll the views back.
             with self.sa.begin() as conn:
+                if not self._locked:
+                    folders = "[" + ", ".join(sql_string(str(a)) for a in sorted(self._allowed)) + "]"
+                    conn.exec_driver_sql(f"SET allowed_directories = {folders}")
                 for table in todo:
                     try:
                         conn.exec_driver_sql(self.view_sql(table))
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
+                if not self._locked:
+                    for statement in LOCKDOWN:
+                        conn.exec_driver_sql(statement)
+                    self._locked = True
             self._ready.update(t.name for t in todo)
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
@@ -149,3 +183,4 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.sa.dispose()
+        self._root.close()
