@@ -52,7 +52,7 @@ def hostile(outside: Path) -> list[str]:
 def test_engine_refuses_files_network_extensions_and_settings_outside_the_data(locked) -> None:
     store, outside = locked
     statements = hostile(outside)
-    tried(len(statements))
+    tried("duckdb lockdown statements", len(statements))
     for statement in statements:
         with store.engine.sa.connect() as conn, pytest.raises(sa.exc.DBAPIError) as err:  # type: ignore[attr-defined]
             conn.exec_driver_sql(statement).fetchall()
