@@ -1,11 +1,10 @@
 -- customer_orders: one aggregation over the orders in [as_of - lookback_days, as_of]; amounts as exact DECIMAL,
--- so parallel sums give the same cents every run. The dt predicate repeats the window on the partition column.
+-- so parallel sums give the same cents every run. window() keeps the partitions of that window, for any layout.
 WITH windowed AS (
     SELECT customer_id, CAST(order_date AS DATE) AS order_day, category, CAST(amount AS DECIMAL(12, 2)) AS amount, refunded
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
-      AND dt BETWEEN date_format(date_add('day', -:lookback_days, :as_of), '%Y-%m-%d')
-                 AND date_format(:as_of, '%Y-%m-%d')
+      AND {{ window('orders', 'lookback_days') }}
       AND CAST(order_date AS DATE) BETWEEN date_add('day', -:lookback_days, :as_of) AND :as_of
 ),
 ranked_categories AS (

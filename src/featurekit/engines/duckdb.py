@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,7 @@ from ..errors import DataError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
+from .files import Files, check_columns, find
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -37,6 +38,8 @@ DUCKDB_TYPES = {
 }
 
 
+#: JSON/CSV tables up to this size are read once into a typed in-memory table (re-read when a file changes).
+SNAPSHOT_MAX_BYTES = 256 * 2**20
 #: Run once, after the views exist: catalog SQL then reads and writes only inside the allowed folders, loads
 #: no extension, and cannot SET any of this back (FACTS.md: allowed_directories must come before the switch-off).
 LOCKDOWN = (
@@ -83,7 +86,9 @@ class DuckDBEngine:
             pool_size=8,
             max_overflow=16,
         )
-        self._ready: set[str] = set()
+        # Per table: the fingerprint (name, size, mtime of each file) its view was built from, and its kind.
+        self._ready: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -107,15 +112,14 @@ class DuckDBEngine:
             )
         return self.data / path
 
-    def view_sql(self, table: Table) -> str:
-        """CREATE VIEW over the table's files, with every column typed as declared."""
-        folder = self.location(table)
-        pattern = {"json": "*.json", "parquet": "*.parquet", "csv": "*.csv"}[table.format]
-        if not folder.is_dir():
-            raise DataError(f"table {table.name!r}: data folder {folder} does not exist")
-        if next(folder.rglob(pattern), None) is None:
-            raise DataError(f"table {table.name!r}: data folder {folder} has no {pattern} files")
-        glob = sql_string(str(folder / "**" / pattern))
+    def view_sql(self, table: Table, files: Files | None = None) -> str:
+        """CREATE VIEW over the table's files, with every column typed as declared.
+
+        Small JSON/CSV tables become a typed in-memory snapshot instead (CREATE TABLE AS): parsing many
+        small files on every query would cost more than the query; prepare() re-reads them when they change.
+        """
+        files = files or self._files(table)
+        listed = "[" + ", ".join(sql_string(str(p)) for p in files.paths) + "]"
         columns = (
             "{" + ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.columns) + "}"
         )
@@ -123,24 +127,48 @@ class DuckDBEngine:
         if table.partitioned_by:
             types = ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.partitioned_by)
             hive = f", hive_partitioning = true, hive_types = {{{types}}}"
-        if table.format == "json":
-            source = f"read_json({glob}, format = 'newline_delimited', columns = {columns}{hive})"
-        elif table.format == "csv":
-            source = f"read_csv({glob}, header = true, columns = {columns}{hive})"
+        if files.format == "json":
+            source = f"read_json({listed}, format = 'newline_delimited', columns = {columns}{hive})"
+        elif files.format == "csv":
+            source = f"read_csv({listed}, header = true, columns = {columns}{hive})"
         else:
-            source = f"read_parquet({glob}{hive})"
+            source = f"read_parquet({listed}{hive})"
         select = ", ".join(
             f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
         )
-        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
+        kind = "TABLE" if self._snapshot(files) else "VIEW"
+        return f"CREATE OR REPLACE {kind} {quote(table.name)} AS SELECT {select} FROM {source}"
+
+    @staticmethod
+    def _snapshot(files: Files) -> bool:
+        return files.format != "parquet" and sum(size for _, size, _ in files.fingerprint) <= SNAPSHOT_MAX_BYTES
+
+    def _files(self, table: Table) -> Files:
+        return find(table, self.location(table).resolve())
+
+    def _json_keys(self, conn: sa.Connection, paths: Sequence[Path]) -> dict[Path, list[set[str]]]:
+        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan)."""
+        listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
+        rows = conn.exec_driver_sql(
+            f"SELECT DISTINCT filename, list_sort(json_keys(json)) FROM read_ndjson_objects({listed}, filename = true)"
+        ).fetchall()
+        found: dict[Path, list[set[str]]] = {}
+        for name, keys in rows:
+            found.setdefault(Path(name), []).append(set(keys))
+        return found
 
     def prepare(self, tables: Iterable[Table]) -> None:
-        """Create the views of `tables`; the first call then locks DuckDB to the allowed folders."""
+        """Create (or refresh, when its files changed) the view of each table; the first call then locks
+        DuckDB to the allowed folders."""
         with self._lock:
-            todo = [t for t in tables if t.name not in self._ready]
+            todo: list[tuple[Table, Files]] = []
+            for table in tables:
+                files = self._files(table)
+                if self._ready.get(table.name) != files.fingerprint:
+                    todo.append((table, files))
             if not todo:
                 return
-            places = {t.name: self.location(t).resolve() for t in todo}
+            places = {t.name: self.location(t).resolve() for t, _ in todo}
             if self._locked:
                 for name, place in places.items():
                     if not any(place.is_relative_to(a) for a in self._allowed):
@@ -155,17 +183,21 @@ class DuckDBEngine:
                 if not self._locked:
                     folders = "[" + ", ".join(sql_string(str(a)) for a in sorted(self._allowed)) + "]"
                     conn.exec_driver_sql(f"SET allowed_directories = {folders}")
-                for table in todo:
+                for table, files in todo:
                     try:
-                        conn.exec_driver_sql(self.view_sql(table))
+                        check_columns(table, files, lambda paths: self._json_keys(conn, paths))
+                        if table.name in self._kinds:  # a snapshot may become a view as files grow, and back
+                            conn.exec_driver_sql(f"DROP {self._kinds[table.name]} IF EXISTS {quote(table.name)}")
+                        conn.exec_driver_sql(self.view_sql(table, files))
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
+                    self._kinds[table.name] = "TABLE" if self._snapshot(files) else "VIEW"
                 if not self._locked:
                     for statement in LOCKDOWN:
                         conn.exec_driver_sql(statement)
                     self._locked = True
-            self._ready.update(t.name for t in todo)
+            self._ready.update((t.name, f.fingerprint) for t, f in todo)
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
         start = time.perf_counter()
