@@ -99,12 +99,13 @@ def test_template_variables_and_binds_must_be_declared(catalog_dir: Path):
     sql.write_text(text)
     found = problems(catalog_dir)
     assert any(p.startswith("views/customer_orders.sql:6: bind :min_amount is not a declared parameter") for p in found)
-    assert any(p.startswith("views/customer_orders.sql:21: template variable 'digits' is not allowed") for p in found)
+    assert any(p.startswith("views/customer_orders.sql:20: template variable 'digits' is not allowed") for p in found)
 
 
 def test_unused_declared_parameter_and_missing_entity_filter(catalog_dir: Path):
     sql = catalog_dir / "views" / "spend_trend.sql"
-    sql.write_text(sql.read_text().replace(":window_days", "30").replace("IN :entity_ids", "IS NOT NULL"))
+    text = sql.read_text().replace(":window_days", "30").replace("'window_days', 2", "30, 2")
+    sql.write_text(text.replace("IN :entity_ids", "IS NOT NULL"))
     found = problems(catalog_dir)
     assert any("declared parameter 'window_days' is never used" in p for p in found), found
     assert any("must filter on the bind :entity_ids" in p for p in found), found

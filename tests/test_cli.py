@@ -120,7 +120,7 @@ def test_missing_and_empty_data_folder(cli, tmp_path):
     assert code == 1 and err.strip().endswith("does not exist") and len(err.strip().splitlines()) == 1
     (tmp_path / "orders").mkdir()
     code, _, err = cli("get", "customer_orders", "C00042", "--data", tmp_path)
-    assert code == 1 and "has no *.json files" in err
+    assert code == 1 and "has no .json, .csv or .parquet files" in err
 
 
 def test_malformed_declaration_lists_problems_with_file_and_line(cli, tmp_path):

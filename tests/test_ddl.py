@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def test_orders_ddl_has_json_serde_and_dt_projection() -> None:
         "'projection.enabled' = 'true'",
         "'projection.dt.type' = 'date'",
         "'projection.dt.format' = 'yyyy-MM-dd'",
-        "'projection.dt.range' = 'NOW-3YEARS,NOW'",
+        "'projection.dt.range' = '2020-01-01,NOW'",  # from the declared partition_start
         "'storage.location.template' = 's3://lake/raw/orders/dt=${dt}/'",
     ):
         assert prop in sql
@@ -47,13 +48,13 @@ def test_parquet_and_csv_formats_and_absolute_locations() -> None:
         Table(name="t", columns=cols, format="parquet", path="s3://b/p"),
         database="d",
         data_root=None,
-        projection_range="2024-01-01,NOW",
     ).sql
     assert "STORED AS PARQUET" in parquet and "LOCATION 's3://b/p/'" in parquet and "projection" not in parquet
     csv = ddl.create_table(Table(name="t", columns=cols, format="csv", path="t"), database="d", data_root="s3://b").sql
     assert "FIELDS TERMINATED BY ','" in csv and "'skip.header.line.count' = '1'" in csv
-    ranged = ddl.create_table(ORDERS, database="d", data_root="s3://b", projection_range="2024-01-01,NOW").sql
-    assert "'projection.dt.range' = '2024-01-01,NOW'" in ranged
+    undeclared = replace(ORDERS, partition_start=None)
+    ranged = ddl.create_table(undeclared, database="d", data_root="s3://b", today=dt.date(2026, 6, 30)).sql
+    assert "'projection.dt.range' = '2023-06-30,NOW'" in ranged  # three years back when nothing is declared
 
 
 def test_relative_path_without_data_root_names_the_setting() -> None:

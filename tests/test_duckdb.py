@@ -161,7 +161,10 @@ def test_missing_and_empty_data_folders_are_clear_errors(tmp_path):
     with featurekit.FeatureStore(data=tmp_path / "nope") as s, pytest.raises(DataError, match="does not exist"):
         s.get("customer_orders", "C00042", as_of=AS_OF)
     (tmp_path / "orders").mkdir()
-    with featurekit.FeatureStore(data=tmp_path) as s, pytest.raises(DataError, match=r"has no \*\.json files"):
+    with (
+        featurekit.FeatureStore(data=tmp_path) as s,
+        pytest.raises(DataError, match=r"has no \.json, \.csv or \.parquet files"),
+    ):
         s.get("customer_orders", "C00042", as_of=AS_OF)
     with featurekit.FeatureStore() as s, pytest.raises(DataError, match="no data folder set"):
         s.get("customer_orders", "C00042", as_of=AS_OF)

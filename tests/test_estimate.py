@@ -28,14 +28,29 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def profiled_bytes(store: featurekit.FeatureStore, query: Any, tmp_path: Path) -> int:
-    """Bytes DuckDB's own profiler says the query read, running the exact SQL and binds featurekit runs."""
+    """Bytes DuckDB's own profiler says the query read, running the exact SQL, views and binds featurekit runs.
+
+    The store's own connection is locked (no profiling settings) and reads small JSON tables once into memory,
+    so a fresh connection gets a plain view over the same files: what Athena would read per query.
+    """
+    import sqlalchemy as sa
+
     out = tmp_path / "profile.json"
     engine: Any = store.engine
-    with engine.sa.connect() as conn:
+    fresh = sa.create_engine("duckdb:///:memory:")
+    with fresh.connect() as conn:
+        for name in query.tables:
+            table = store.catalog.table(name)
+            glob = str(engine.location(table) / "**" / "*.json")
+            conn.exec_driver_sql(
+                f"CREATE VIEW {name} AS SELECT * FROM read_json('{glob}', format = 'newline_delimited', "
+                "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
+            )
         conn.exec_driver_sql("PRAGMA enable_profiling = 'json'")
         conn.exec_driver_sql(f"PRAGMA profiling_output = '{out}'")
         conn.execute(query.statement(), query.bind_values()).fetchall()
         conn.exec_driver_sql("PRAGMA disable_profiling")
+    fresh.dispose()
     return int(json.loads(out.read_text())["query"]["total_bytes_scanned"])
 
 
@@ -46,7 +61,6 @@ def test_estimate_matches_duckdb_profiler(year: Path, tmp_path: Path, view: str,
         decl = store.catalog.view(view)
         params = {"lookback_days": lookback} if any(p.name == "lookback_days" for p in decl.parameters) else {}
         planned = store.dry_run(view, ["C00042", "C00013"], as_of=AS_OF, params=params)
-        store.engine.prepare(store.catalog.table(t) for t in planned.query.tables)
         actual = profiled_bytes(store, planned.query, tmp_path)
     [scan] = planned.scans
     assert scan.pruned and scan.exact

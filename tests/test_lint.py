@@ -33,28 +33,28 @@ CASES = {
         "views/customer_orders.yaml",
         "{name: last_order, type: date",
         "{name: last_order, type: int",
-        "views/customer_orders.sql:23: feature 'last_order' is declared int but Athena returns DATE; "
+        "views/customer_orders.sql:22: feature 'last_order' is declared int but Athena returns DATE; "
         "cast it: CAST(... AS BIGINT)",
     ),
     "avg-of-low-scale-literal": (
         "views/customer_orders.sql",
         "round(CAST(count_if(w.refunded) AS DOUBLE) / count(*), 3)",
         "round(avg(CASE WHEN w.refunded THEN 1.0 ELSE 0.0 END), 3)",
-        "views/customer_orders.sql:24: avg() of DECIMAL(2, 1) literals is DECIMAL(2, 1) on Athena (4 of 7 is 0.6): "
+        "views/customer_orders.sql:23: avg() of DECIMAL(2, 1) literals is DECIMAL(2, 1) on Athena (4 of 7 is 0.6): "
         "divide DOUBLEs instead, e.g. CAST(count_if(...) AS DOUBLE) / count(*)",
     ),
     "low-scale-round": (
         "views/customer_orders.sql",
         "round(CAST(count_if(w.refunded) AS DOUBLE) / count(*), 3)",
         "round(CAST(count_if(w.refunded) AS DECIMAL(12, 1)) , 3)",
-        "views/customer_orders.sql:24: round(..., 3) of a DECIMAL(12, 1) keeps 1 decimal(s) on Athena; "
+        "views/customer_orders.sql:23: round(..., 3) of a DECIMAL(12, 1) keeps 1 decimal(s) on Athena; "
         "compute it as a DOUBLE or a DECIMAL with scale 3",
     ),
     "string-vs-date": (
         "views/spend_trend.sql",
         "try_cast(order_date AS DATE) <= :as_of",
         "order_date <= :as_of",
-        "views/spend_trend.sql:14: compares a string with a date: Athena refuses it (no implicit cast), DuckDB casts; "
+        "views/spend_trend.sql:13: compares a string with a date: Athena refuses it (no implicit cast), DuckDB casts; "
         "write try_cast(... AS DATE) or compare strings",
     ),
     "decimal-column-unseen-by-the-adapter": (
@@ -114,7 +114,7 @@ def test_get_never_runs_a_view_validate_rejects(tmp_path, sample_dir):
 
 
 def test_a_broken_table_file_gives_no_second_error_for_its_views(tmp_path, cli):
-    folder = broken(tmp_path, "tables/orders.yaml", "format: json", "format: [json")
+    folder = broken(tmp_path, "tables/orders.yaml", "format: auto", "format: [auto")
     code, _, err = cli("validate", "--catalog", str(folder))
     assert code != 0
     lines = err.strip().splitlines()

@@ -1,11 +1,10 @@
--- customer_orders: orders in [as_of - lookback_days, as_of]; amounts as exact DECIMAL (same cents every run), the dt
--- predicate repeats the window on the partitions, try_cast drops a malformed order_date instead of failing the query.
+-- customer_orders: orders in [as_of - lookback_days, as_of]; amounts as exact DECIMAL (same cents every run), window()
+-- keeps that window's partitions in any layout, try_cast drops a malformed order_date instead of failing the query.
 WITH windowed AS (
     SELECT customer_id, try_cast(order_date AS DATE) AS order_day, category, CAST(amount AS DECIMAL(12, 2)) AS amount, refunded
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
-      AND dt BETWEEN date_format(date_add('day', -:lookback_days, :as_of), '%Y-%m-%d')
-                 AND date_format(:as_of, '%Y-%m-%d')
+      AND {{ window('orders', 'lookback_days') }}
       AND try_cast(order_date AS DATE) BETWEEN date_add('day', -:lookback_days, :as_of) AND :as_of
 ),
 ranked_categories AS (

@@ -8,8 +8,7 @@ WITH windows AS (  -- try_cast: a malformed order_date falls outside both window
                  THEN CAST(amount AS DECIMAL(12, 2)) ELSE 0 END) AS prior
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
-      AND dt BETWEEN date_format(date_add('day', -2 * :window_days, :as_of), '%Y-%m-%d')
-                 AND date_format(:as_of, '%Y-%m-%d')
+      AND {{ window('orders', 'window_days', 2) }}
       AND try_cast(order_date AS DATE) > date_add('day', -2 * :window_days, :as_of)
       AND try_cast(order_date AS DATE) <= :as_of
     GROUP BY customer_id

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from .catalog import lint, templates
+from .catalog import layouts, lint, templates
 from .catalog.declarations import Entity, Parameter, Table, View
 from .catalog.loader import Catalog
 from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError
@@ -90,6 +90,7 @@ class Renderer:
     def __init__(self, catalog: Catalog, dialect: str, table_sql: TableSql, adapt_sql: AdaptSql = as_written) -> None:
         self.catalog, self.dialect, self.table_sql, self.adapt_sql = catalog, dialect, table_sql, adapt_sql
         self._sql: dict[str, str] = {}
+        self._windows: dict[str, tuple[tuple[str, str | int, int], ...]] = {}
 
     def sql(self, view: str) -> str:
         """The engine-ready SQL text of a view, with binds (cached per template version)."""
@@ -101,9 +102,20 @@ class Renderer:
             if problems:
                 raise DeclarationError(problems)
             source = override if override is not None else vt.source
+            windows: list[tuple[str, str | int, int]] = []
+
+            def window(name: str, days: str | int, times: int = 1) -> str:
+                windows.append((name, days, times))
+                return layouts.window_sql(self.catalog.table(name), days, times)
+
             rendered = templates.render_sql(
-                templates.sandbox(), source, str(vt.file), lambda name: self.table_sql(self.catalog.table(name))
+                templates.sandbox(),
+                source,
+                str(vt.file),
+                lambda name: self.table_sql(self.catalog.table(name)),
+                window,
             )
+            self._windows[view] = tuple(windows)
             cleaned = templates.strip_comments(rendered)
             where = f"{vt.file.with_suffix(f'.{self.dialect}.sql') if override is not None else vt.file}"
             self._sql[view] = cleaned if override is not None else self.adapt_sql(cleaned, where)
@@ -122,7 +134,14 @@ class Renderer:
         values: dict[str, Any] = {"entity_ids": validate_ids(entity, ids), "as_of": parse_as_of(as_of)}
         values.update(bind_parameters(decl, params or {}))
         vt = self.catalog.view_templates[decl.name]
-        return RenderedQuery(decl.name, self.dialect, self.sql(view), MappingProxyType(values), vt.version, vt.tables)
+        sql = self.sql(view)
+        if self.dialect == "athena":  # only Athena reads partitions through a projection with a range
+            today = dt.datetime.now(dt.timezone.utc).date()
+            for name, days, times in self._windows[view]:
+                span = times * (days if isinstance(days, int) else int(values[days]))
+                first = values["as_of"] - dt.timedelta(days=span)
+                layouts.check_window(self.catalog.table(name), first, values["as_of"], today)
+        return RenderedQuery(decl.name, self.dialect, sql, MappingProxyType(values), vt.version, vt.tables)
 
 
 def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:

@@ -57,20 +57,45 @@ class Column:
     description: str = ""
 
 
+#: How a table's files are laid out in time, from its `partitioned_by` (see Table.layout).
+Layout = Literal["none", "day", "date", "ymd_int", "ymd_string"]
+LAYOUTS_HELP = (
+    "partitioned_by must be empty, one date column, one string column holding 'YYYY-MM-DD' (e.g. dt), "
+    "or year, month, day (all int, or all zero-padded strings)"
+)
+
+
 @dataclass(frozen=True, config=_strict)
 class Table:
-    """A data source: files in a folder (local) or under an S3 prefix (Athena)."""
+    """A data source: files in a folder (local) or under an S3 prefix (Athena), or one local file."""
 
     name: Identifier
     columns: tuple[Column, ...] = Field(min_length=1)
     path: str = Field(
         default="",
-        description="Folder of the table's files, relative to the data root of the profile "
+        description="Folder of the table's files (or one file), relative to the data root of the profile "
         "(--data locally, data_root on Athena), or absolute (s3://... or /...). Defaults to the table name.",
     )
-    format: Literal["json", "parquet", "csv"] = "json"
-    partitioned_by: tuple[Column, ...] = ()
+    format: Literal["json", "parquet", "csv", "auto"] = Field(
+        default="json", description="File format; `auto` detects it from the files present (locally)."
+    )
+    partitioned_by: tuple[Column, ...] = Field(default=(), description=LAYOUTS_HELP + ".")
+    partition_start: dt.date | None = Field(
+        default=None,
+        description="First day of the partitions: Athena's partition projection starts here "
+        "(default: three years before today). A window reaching before it is an error, not a short answer.",
+    )
+    on_schema_mismatch: Literal["error", "warn"] = Field(
+        default="error",
+        description="Local JSON/CSV files whose rows lack a declared column or carry undeclared ones: "
+        "`error` (a DataError naming the file) or `warn` (one warning counting the files; missing values are NULL).",
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _known_layout(self) -> Table:
+        self.layout  # noqa: B018  # raises for a partitioning no engine can prune
+        return self
 
     @property
     def folder(self) -> str:
@@ -79,6 +104,24 @@ class Table:
     @property
     def all_columns(self) -> tuple[Column, ...]:
         return self.columns + self.partitioned_by
+
+    @property
+    def layout(self) -> Layout:
+        """The time layout of the partitions: what `window()` prunes by and Athena projects."""
+        parts = self.partitioned_by
+        if not parts:
+            return "none"
+        if len(parts) == 1 and parts[0].type == "date":
+            return "date"
+        if len(parts) == 1 and parts[0].type == "string":
+            return "day"
+        types = {c.type for c in parts}
+        if [c.name for c in parts] == ["year", "month", "day"] and len(types) == 1:
+            if types == {"int"}:
+                return "ymd_int"
+            if types == {"string"}:
+                return "ymd_string"
+        raise ValueError(f"{LAYOUTS_HELP}; got {[f'{c.name} {c.type}' for c in parts]}")
 
 
 @dataclass(frozen=True, config=_strict)

@@ -17,7 +17,7 @@ second, misleading error here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import jinja2
@@ -27,7 +27,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from ..errors import NotFoundError, Problem
-from . import sqltypes, templates
+from . import layouts, sqltypes, templates
 from .loader import Catalog
 
 D = exp.DataType.Type
@@ -87,11 +87,20 @@ def lint_view(catalog: Catalog, view: str) -> list[Problem]:
     return list(_SEEN[key])
 
 
+def _window(catalog: Catalog) -> Callable[..., str]:
+    """window() as `get` renders it, so its partition predicate is type-checked too (TRUE for an unknown table)."""
+
+    def window(name: str, days: str | int, times: int = 1) -> str:
+        return layouts.window_sql(catalog.tables[name], days, times) if name in catalog.tables else "TRUE"
+
+    return window
+
+
 def _lint_view(catalog: Catalog, view: str) -> tuple[Problem, ...]:
     decl, vt = catalog.view(view), catalog.view_templates[view]
     file = str(vt.file)
     try:
-        sql = templates.render_sql(templates.sandbox(), vt.source, file, lambda name: f'"{name}"')
+        sql = templates.render_sql(templates.sandbox(), vt.source, file, lambda name: f'"{name}"', _window(catalog))
         tree = sqltypes.parse(sql)
     except (jinja2.TemplateError, SqlglotError) as exc:
         return (Problem(file, None, f"does not parse as Athena SQL: {str(exc).splitlines()[0]}"),)

@@ -1,7 +1,8 @@
 """The Jinja sandbox every template runs in, and the static checks made when a catalog loads.
 
-Jinja builds SQL structure only. The one callable a SQL template sees is `table('name')`;
-every value is a SQLAlchemy bind (`:name`) that the database receives separately.
+Jinja builds SQL structure only. The callables a SQL template sees are `table('name')` and
+`window('name', 'days_parameter')` (the table's partition predicate, catalog/layouts.py); every value is a
+SQLAlchemy bind (`:name`) that the database receives separately.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # The same bind syntax sqlalchemy.text() recognises, so what we check is what it binds.
 BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
-SQL_GLOBALS = frozenset({"table"})
+SQL_GLOBALS = frozenset({"table", "window"})
 
 
 def sandbox() -> ImmutableSandboxedEnvironment:
@@ -140,17 +141,24 @@ def analyze_sql(
             Finding(
                 line,
                 f"template variable {var!r} is not allowed: values reach SQL only as binds (write :{var}); "
-                "the only template helper is table('name')",
+                "the only template helpers are table('name') and window('name', 'days_parameter')",
             )
         )
 
     known = set(known_tables)
     tables: list[str] = []
     for call in ast.find_all(nodes.Call):
-        if not (isinstance(call.node, nodes.Name) and call.node.name == "table"):
+        if not (isinstance(call.node, nodes.Name) and call.node.name in SQL_GLOBALS):
             continue
-        if len(call.args) != 1 or not isinstance(call.args[0], nodes.Const) or not isinstance(call.args[0].value, str):
+        if call.node.name == "window":
+            if len(call.args) not in (2, 3) or not all(isinstance(a, nodes.Const) for a in call.args) or call.kwargs:
+                findings.append(Finding(call.lineno, "window() takes constants: window('orders', 'lookback_days')"))
+                continue
+        elif len(call.args) != 1:
             findings.append(Finding(call.lineno, "table() takes one quoted table name, e.g. table('orders')"))
+            continue
+        if not isinstance(call.args[0], nodes.Const) or not isinstance(call.args[0].value, str):
+            findings.append(Finding(call.lineno, f"{call.node.name}() takes a quoted table name first, e.g. 'orders'"))
             continue
         table = call.args[0].value
         if table not in known:
@@ -161,13 +169,13 @@ def analyze_sql(
             tables.append(table)
     if not findings:
         try:
-            render_sql(env, source, name, lambda t: t)
+            render_sql(env, source, name, lambda t: t, _bind_of_window)
         except Exception as exc:  # unsafe attribute access in the sandbox, a too large range(), among others
             findings.append(Finding(template_line(exc), f"template error: {exc}"))
     # The bind scan renders leniently, so bind problems are reported alongside the ones above.
     lenient = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     try:
-        rendered = render_sql(lenient, source, name, lambda t: t)
+        rendered = render_sql(lenient, source, name, lambda t: t, _bind_of_window)
     except Exception as exc:  # e.g. table('a', 'b'): a TypeError, already reported above as a finding
         if findings and not isinstance(exc, jinja2.TemplateError):
             return SqlAnalysis(tuple(tables), (), tuple(findings))
@@ -193,6 +201,17 @@ def template_line(exc: BaseException) -> int | None:
     return frames[-1].lineno if frames else getattr(exc, "lineno", None)
 
 
-def render_sql(env: jinja2.Environment, source: str, name: str, table: Callable[[str], str]) -> str:
-    """Render a SQL template with the table() helper only."""
-    return env.from_string(source).render(table=table)
+def _bind_of_window(_table: str, days: object, times: int = 1) -> str:
+    """Stands in for window() when checking a template: what matters there is the bind it uses."""
+    return f"(:{days} * {times})" if isinstance(days, str) else "TRUE"
+
+
+def render_sql(
+    env: jinja2.Environment,
+    source: str,
+    name: str,
+    table: Callable[[str], str],
+    window: Callable[..., str],
+) -> str:
+    """Render a SQL template with its two helpers, table() and window()."""
+    return env.from_string(source).render(table=table, window=window)

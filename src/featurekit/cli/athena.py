@@ -60,9 +60,6 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[str, typer.Option("--engine", help="athena (CREATE EXTERNAL TABLE) or duckdb (view).")] = (
             "athena"
         ),
-        projection_range: Annotated[
-            str, typer.Option("--projection-range", help="Partition projection range for dt.")
-        ] = ddl_mod.DEFAULT_PROJECTION_RANGE,
         catalog: CatalogOpt = None,
         data: DataOpt = None,
         profile: ProfileOpt = None,
@@ -72,9 +69,7 @@ def register(app: typer.Typer) -> None:
         decl = catalog_mod.load(catalog).table(table)
         if engine == "athena":
             s = athena_settings(profile, profile_file)
-            statement = ddl_mod.create_table(
-                decl, database=s.schema_name, data_root=s.data_root, projection_range=projection_range
-            )
+            statement = ddl_mod.create_table(decl, database=s.schema_name, data_root=s.data_root)
             out.print(statement.sql + ";", markup=False)
         elif engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
@@ -139,7 +134,7 @@ def register(app: typer.Typer) -> None:
         if engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data)
+            duck = DuckDBEngine(data, allow=[out_dir] if out_dir else ())
             try:
                 folder = out_dir or (duck.location(decl).parent / target)
                 written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)

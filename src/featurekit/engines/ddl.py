@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..catalog import layouts
 from ..catalog.declarations import Table
 from ..errors import ConfigError, InputError
 
@@ -28,7 +29,7 @@ HIVE_TYPES = {
 }
 #: Athena's CTAS writes at most 100 partitions per statement; longer ranges are split into INSERT INTOs.
 MAX_PARTITIONS_PER_STATEMENT = 100
-DEFAULT_PROJECTION_RANGE = "NOW-3YEARS,NOW"
+FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 Compression = Literal["ZSTD", "SNAPPY", "GZIP"]
 
 
@@ -71,6 +72,9 @@ def location(table: Table, data_root: str | None) -> str:
                 "(s3://bucket/prefix/) in the profile or FEATUREKIT_ATHENA_DATA_ROOT",
             )
         folder = data_root.rstrip("/") + "/" + folder.strip("/")
+    if folder.rsplit("/", 1)[-1].endswith(FILE_SUFFIXES):
+        # Athena reads folders: a table declared as one file is the folder holding it (keep the file alone there).
+        folder = folder.rsplit("/", 1)[0]
     return folder.rstrip("/") + "/"
 
 
@@ -83,12 +87,13 @@ def create_table(
     *,
     database: str,
     data_root: str | None,
-    projection_range: str = DEFAULT_PROJECTION_RANGE,
+    today: dt.date | None = None,
 ) -> Statement:
-    """CREATE EXTERNAL TABLE for Athena, with partition projection for a `dt` partition column.
+    """CREATE EXTERNAL TABLE for Athena, with partition projection for the table's declared layout.
 
     Projection lets Athena compute the partitions from the range instead of reading them from
-    Glue, so new days need no MSCK REPAIR / ALTER TABLE ADD PARTITION.
+    Glue, so new days need no MSCK REPAIR / ALTER TABLE ADD PARTITION. The range runs from the
+    declared partition_start to today (layouts.projection_start).
     """
     where = location(table, data_root)
     columns = ",\n".join(f"  {hive_quote(c.name)} {HIVE_TYPES[c.type]}{_comment(c.description)}" for c in table.columns)
@@ -98,7 +103,10 @@ def create_table(
     if table.partitioned_by:
         parts = ", ".join(f"{hive_quote(c.name)} {HIVE_TYPES[c.type]}" for c in table.partitioned_by)
         lines.append(f"PARTITIONED BY ({parts})")
-    if table.format == "json":
+    # Athena cannot look at the files before the table exists: `auto` is created over JSON lines, the format of
+    # `sample-data` and the tutorial's upload; Parquet behind it fails loudly (HIVE_BAD_DATA), never silently.
+    fmt = "json" if table.format == "auto" else table.format
+    if fmt == "json":
         # One JSON object per line; pretty-printed JSON fails with HIVE_CANNOT_OPEN_SPLIT.
         lines += [
             "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'",
@@ -106,30 +114,18 @@ def create_table(
             "STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'",
             "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
         ]
-    elif table.format == "csv":
+    elif fmt == "csv":
         # LazySimpleSerDe types its columns (OpenCSVSerDe reads every column as a string) and skips the header.
         lines += ["ROW FORMAT DELIMITED FIELDS TERMINATED BY ','", "STORED AS TEXTFILE"]
     else:
         lines.append("STORED AS PARQUET")
     lines.append(f"LOCATION {hive_literal(where)}")
     props: dict[str, str] = {}
-    if table.format == "csv":
+    if fmt == "csv":
         props["skip.header.line.count"] = "1"
-    if table.format == "parquet":
+    if fmt == "parquet":
         props["parquet.compression"] = "ZSTD"
-    dt_column = next((c for c in table.partitioned_by if c.name == "dt"), None)
-    if dt_column is not None:
-        props.update(
-            {
-                "projection.enabled": "true",
-                "projection.dt.type": "date",
-                "projection.dt.format": "yyyy-MM-dd",
-                "projection.dt.range": projection_range,
-                "projection.dt.interval": "1",
-                "projection.dt.interval.unit": "DAYS",
-                "storage.location.template": where + "dt=${dt}/",
-            }
-        )
+    props.update(layouts.projection(table, where, today or dt.datetime.now(dt.timezone.utc).date()))
     if props:
         body = ",\n".join(f"  {hive_literal(k)} = {hive_literal(v)}" for k, v in props.items())
         lines.append(f"TBLPROPERTIES (\n{body}\n)")

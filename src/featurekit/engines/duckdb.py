@@ -5,17 +5,18 @@ The interface every engine keeps (`Engine`, `QueryStats`) lives in base.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
+from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import QueuePool
 
 from ..catalog.declarations import Table
@@ -23,7 +24,8 @@ from ..errors import DataError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
-from .estimate import ScanEstimate, estimate_local
+from .estimate import ScanEstimate, estimate_listing
+from .files import Files, check_columns, find
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -37,14 +39,16 @@ DUCKDB_TYPES = {
 }
 
 
-def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SET enable_progress_bar = false")
-    except Exception:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting; nothing prints there
-        pass
-    finally:
-        cursor.close()
+#: JSON/CSV tables up to this size are read once into a typed in-memory table (re-read when a file changes).
+SNAPSHOT_MAX_BYTES = 256 * 2**20
+#: Run once, after the views exist: catalog SQL then reads and writes only inside the allowed folders, loads
+#: no extension, and cannot SET any of this back (FACTS.md: allowed_directories must come before the switch-off).
+LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET lock_configuration = true",
+)
 
 
 class DuckDBEngine:
@@ -53,23 +57,40 @@ class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, data: str | os.PathLike[str] | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        data: str | os.PathLike[str] | None = None,
+        *,
+        threads: int | None = None,
+        allow: Iterable[str | os.PathLike[str]] = (),
+    ) -> None:
+        """`allow` names further folders the engine may read or write (e.g. an `optimize --out` folder);
+        the data root and each prepared table's location are allowed without asking."""
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
-        # A named in-memory database is shared by every pooled connection, so all threads see the
-        # same views; plain :memory: would give each thread an empty database of its own.
-        config = {"threads": threads} if threads else {}
+        self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}
+        if self.data is not None:
+            self._allowed.add(self.data)
+        self._locked = False
+        # Every pooled connection is a cursor of one root connection: all threads see the same views, and
+        # each inherits the root's settings, which is the only way to keep the progress bar off (a
+        # per-connection setting) once the configuration is locked.
+        self._root = duckdb.connect(config={"threads": threads} if threads else {})
+        # DuckDB's own progress bar would print into the CLI's output on queries over 2 s. In Jupyter without
+        # ipywidgets DuckDB refuses to touch the setting; nothing prints there.
+        with contextlib.suppress(duckdb.Error):
+            self._root.execute("SET enable_progress_bar = false")
         self.sa = sa.create_engine(
-            f"duckdb:///:memory:featurekit_{uuid.uuid4().hex}",
+            "duckdb:///:memory:",
+            creator=lambda: ConnectionWrapper(self._root.cursor()),
             poolclass=QueuePool,
             pool_size=8,
             max_overflow=16,
-            connect_args={"config": config},
         )
-        self._ready: set[str] = set()
+        # Per table: the fingerprint (name, size, mtime of each file) its view was built from, and its kind.
+        self._ready: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
-        # DuckDB's own progress bar would print into the CLI's output on queries over 2 s; it is per connection.
-        sa.event.listen(self.sa, "connect", _quiet_progress_bar)
 
     def adapt_sql(self, sql: str, where: str) -> str:
         """Catalog SQL is Athena SQL; DuckDB gets it transpiled by sqlglot."""
@@ -92,15 +113,14 @@ class DuckDBEngine:
             )
         return self.data / path
 
-    def view_sql(self, table: Table) -> str:
-        """CREATE VIEW over the table's files, with every column typed as declared."""
-        folder = self.location(table)
-        pattern = {"json": "*.json", "parquet": "*.parquet", "csv": "*.csv"}[table.format]
-        if not folder.is_dir():
-            raise DataError(f"table {table.name!r}: data folder {folder} does not exist")
-        if next(folder.rglob(pattern), None) is None:
-            raise DataError(f"table {table.name!r}: data folder {folder} has no {pattern} files")
-        glob = sql_string(str(folder / "**" / pattern))
+    def view_sql(self, table: Table, files: Files | None = None) -> str:
+        """CREATE VIEW over the table's files, with every column typed as declared.
+
+        Small JSON/CSV tables become a typed in-memory snapshot instead (CREATE TABLE AS): parsing many
+        small files on every query would cost more than the query; prepare() re-reads them when they change.
+        """
+        files = files or self._files(table)
+        listed = "[" + ", ".join(sql_string(str(p)) for p in files.paths) + "]"
         columns = (
             "{" + ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.columns) + "}"
         )
@@ -108,31 +128,77 @@ class DuckDBEngine:
         if table.partitioned_by:
             types = ", ".join(f"{sql_string(c.name)}: {sql_string(DUCKDB_TYPES[c.type])}" for c in table.partitioned_by)
             hive = f", hive_partitioning = true, hive_types = {{{types}}}"
-        if table.format == "json":
-            source = f"read_json({glob}, format = 'newline_delimited', columns = {columns}{hive})"
-        elif table.format == "csv":
-            source = f"read_csv({glob}, header = true, columns = {columns}{hive})"
+        if files.format == "json":
+            source = f"read_json({listed}, format = 'newline_delimited', columns = {columns}{hive})"
+        elif files.format == "csv":
+            source = f"read_csv({listed}, header = true, columns = {columns}{hive})"
         else:
-            source = f"read_parquet({glob}{hive})"
+            source = f"read_parquet({listed}{hive})"
         select = ", ".join(
             f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
         )
-        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
+        kind = "TABLE" if self._snapshot(files) else "VIEW"
+        return f"CREATE OR REPLACE {kind} {quote(table.name)} AS SELECT {select} FROM {source}"
+
+    @staticmethod
+    def _snapshot(files: Files) -> bool:
+        return files.format != "parquet" and sum(size for _, size, _ in files.fingerprint) <= SNAPSHOT_MAX_BYTES
+
+    def _files(self, table: Table) -> Files:
+        return find(table, self.location(table).resolve())
+
+    def _json_keys(self, conn: sa.Connection, paths: Sequence[Path]) -> dict[Path, list[set[str]]]:
+        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan)."""
+        listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
+        rows = conn.exec_driver_sql(
+            f"SELECT DISTINCT filename, list_sort(json_keys(json)) FROM read_ndjson_objects({listed}, filename = true)"
+        ).fetchall()
+        found: dict[Path, list[set[str]]] = {}
+        for name, keys in rows:
+            found.setdefault(Path(name), []).append(set(keys))
+        return found
 
     def prepare(self, tables: Iterable[Table]) -> None:
+        """Create (or refresh, when its files changed) the view of each table; the first call then locks
+        DuckDB to the allowed folders."""
         with self._lock:
-            todo = [t for t in tables if t.name not in self._ready]
+            todo: list[tuple[Table, Files]] = []
+            for table in tables:
+                files = self._files(table)
+                if self._ready.get(table.name) != files.fingerprint:
+                    todo.append((table, files))
             if not todo:
                 return
+            places = {t.name: self.location(t).resolve() for t, _ in todo}
+            if self._locked:
+                for name, place in places.items():
+                    if not any(place.is_relative_to(a) for a in self._allowed):
+                        raise DataError(
+                            f"table {name!r}: {place} is outside the folders this engine is locked to "
+                            f"({', '.join(sorted(map(str, self._allowed)))}); use a data root that holds every table"
+                        )
+            else:
+                self._allowed.update(places.values())
             # DDL is committed on its own, so a later failing query cannot roll the views back.
             with self.sa.begin() as conn:
-                for table in todo:
+                if not self._locked:
+                    folders = "[" + ", ".join(sql_string(str(a)) for a in sorted(self._allowed)) + "]"
+                    conn.exec_driver_sql(f"SET allowed_directories = {folders}")
+                for table, files in todo:
                     try:
-                        conn.exec_driver_sql(self.view_sql(table))
+                        check_columns(table, files, lambda paths: self._json_keys(conn, paths))
+                        if table.name in self._kinds:  # a snapshot may become a view as files grow, and back
+                            conn.exec_driver_sql(f"DROP {self._kinds[table.name]} IF EXISTS {quote(table.name)}")
+                        conn.exec_driver_sql(self.view_sql(table, files))
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
-            self._ready.update(t.name for t in todo)
+                    self._kinds[table.name] = "TABLE" if self._snapshot(files) else "VIEW"
+                if not self._locked:
+                    for statement in LOCKDOWN:
+                        conn.exec_driver_sql(statement)
+                    self._locked = True
+            self._ready.update((t.name, f.fingerprint) for t, f in todo)
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
         start = time.perf_counter()
@@ -150,7 +216,12 @@ class DuckDBEngine:
 
     def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
         """The files and bytes `query` would read from `table`'s local files after partition pruning."""
-        return estimate_local(self.location(table), table, query.sql, self.dialect, query.params)
+        place = self.location(table)
+        files = find(table, place)
+        root = place if place.is_dir() else place.parent
+        listing = [(str(path.relative_to(root)), size) for path, (_, size, _) in zip(files.paths, files.fingerprint)]
+        return estimate_listing(table, listing, query.sql, self.dialect, query.params, files.format)
 
     def close(self) -> None:
         self.sa.dispose()
+        self._root.close()

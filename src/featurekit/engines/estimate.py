@@ -23,7 +23,7 @@ from sqlglot import exp
 from ..catalog.declarations import Table
 from ..errors import CostLimitExceeded
 from .base import athena_cost
-from .health import local_files, s3_files
+from .health import s3_files
 
 #: A bound on the partition prefixes listed on S3 for one estimate (one ListObjectsV2 call each).
 MAX_PREFIXES = 5000
@@ -120,19 +120,13 @@ def _bindable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def estimate_local(folder: Any, table: Table, sql: str, dialect: str, params: Mapping[str, Any]) -> ScanEstimate:
-    pattern = "." + table.format
-    listing = [(p, s) for p, s in local_files(folder) if p.endswith(pattern)]
-    return _estimate(table, listing, sql, dialect, params)
-
-
 def estimate_s3(
     s3: Any, location: str, table: Table, sql: str, dialect: str, params: Mapping[str, Any]
 ) -> ScanEstimate:
     """List the first partition level with a delimiter, prune it, then list each surviving prefix."""
     predicate = partition_predicate(sql, dialect, table)
     if predicate is None or not table.partitioned_by:
-        return _estimate(table, s3_files(s3, location), sql, dialect, params)
+        return estimate_listing(table, s3_files(s3, location), sql, dialect, params)
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     prefixes: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
@@ -145,17 +139,23 @@ def estimate_s3(
     # Each prefix stands for a file in it ("dt=2026-06-01/-"), so the same file filter prunes prefixes.
     kept = select_files([(p + "-", 0) for p in candidates], first_only, level, params)
     if len(kept) > MAX_PREFIXES:
-        return _estimate(table, s3_files(s3, location), sql, dialect, params)
+        return estimate_listing(table, s3_files(s3, location), sql, dialect, params)
     listing: list[tuple[str, int]] = []
     for path, _ in kept:
         listing += [(path[:-1] + key, size) for key, size in s3_files(s3, location.rstrip("/") + "/" + path[:-1])]
-    found = _estimate(table, listing, sql, dialect, params)
+    found = estimate_listing(table, listing, sql, dialect, params)
     return dataclasses.replace(found, total_partitions=len(candidates))
 
 
-def _estimate(
-    table: Table, listing: list[tuple[str, int]], sql: str, dialect: str, params: Mapping[str, Any]
+def estimate_listing(
+    table: Table,
+    listing: list[tuple[str, int]],
+    sql: str,
+    dialect: str,
+    params: Mapping[str, Any],
+    fmt: str | None = None,
 ) -> ScanEstimate:
+    """What `sql` reads of `listing` ((path relative to the table, size) pairs); `fmt` resolves format auto."""
     listing = [(p, s) for p, s in listing if not any(part.startswith((".", "_")) for part in p.split("/"))]
     predicate = partition_predicate(sql, dialect, table)
     chosen = select_files(listing, table, predicate, params)
@@ -166,7 +166,7 @@ def _estimate(
         partitions=len({p.rsplit("/", 1)[0] if "/" in p else "" for p, _ in chosen}),
         total_partitions=len({p.rsplit("/", 1)[0] if "/" in p else "" for p, _ in listing}),
         pruned=predicate is not None,
-        exact=table.format in ("json", "csv"),
+        exact=(fmt or table.format) in ("json", "csv"),
     )
 
 

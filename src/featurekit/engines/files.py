@@ -1,0 +1,101 @@
+"""The local files behind a declared table, found and checked as Athena would read them.
+
+Athena skips files and folders whose names start with `_` or `.` (`_SUCCESS`, `.part.crc`, macOS `._x.json`);
+so do we. A partition folder that does not parse as the declared layout (`dt=20260620/`) is a DataError, not
+a folder quietly left out; so is a JSON or CSV file whose rows lack a declared column or carry an undeclared
+one (or, under `on_schema_mismatch: warn`, one warning counting such files).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog.declarations import Table
+from ..catalog.layouts import parse_partition
+from ..errors import DataError
+
+SUFFIXES = {"json": (".json", ".jsonl"), "csv": (".csv",), "parquet": (".parquet",)}
+
+
+class SchemaMismatchWarning(UserWarning):
+    """Files of a table (declared `on_schema_mismatch: warn`) whose columns differ from the declaration."""
+
+
+@dataclass(frozen=True)
+class Files:
+    """What a table reads: its format (resolved from `auto`), its files, and their fingerprint."""
+
+    format: str
+    paths: tuple[Path, ...]
+    fingerprint: tuple[tuple[str, int, int], ...]
+
+
+def hidden(relative: Path) -> bool:
+    return any(part.startswith(("_", ".")) for part in relative.parts)
+
+
+def find(table: Table, place: Path) -> Files:
+    """Every readable file of `table` at `place` (a folder or one file), checked against its layout."""
+    if place.is_file():
+        candidates = [place]
+    elif place.is_dir():
+        candidates = sorted(p for p in place.rglob("*") if p.is_file() and not hidden(p.relative_to(place)))
+    else:
+        raise DataError(f"table {table.name!r}: data folder {place} does not exist")
+    fmt: str = table.format
+    if fmt == "auto":
+        found = {f for f, suffixes in SUFFIXES.items() if any(p.name.endswith(suffixes) for p in candidates)}
+        if len(found) != 1:
+            what = "no .json, .csv or .parquet files" if not found else f"files of several formats ({sorted(found)})"
+            raise DataError(f"table {table.name!r} (format auto): {place} has {what}")
+        fmt = found.pop()
+    paths = tuple(p for p in candidates if p.name.endswith(SUFFIXES[fmt]))
+    if not paths:
+        raise DataError(f"table {table.name!r}: data folder {place} has no *{SUFFIXES[fmt][0]} files")
+    if place.is_dir() and table.partitioned_by:
+        for path in paths:
+            _check_partition(table, place, path)
+    stats = [(p, p.stat()) for p in paths]
+    return Files(fmt, paths, tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in stats))
+
+
+def _check_partition(table: Table, root: Path, path: Path) -> None:
+    folders = path.relative_to(root).parts[:-1]
+    values = dict(part.split("=", 1) for part in folders if "=" in part)
+    if len(values) != len(folders) or parse_partition(table, values) is None:
+        want = "/".join(f"{c.name}=<{c.type}>" for c in table.partitioned_by)
+        raise DataError(
+            f"table {table.name!r}: partition folder {path.parent} does not parse as {want} "
+            f"({table.layout} layout); rename it or fix the declaration"
+        )
+
+
+def check_columns(table: Table, files: Files, keys_of: Callable[[Sequence[Path]], dict[Path, list[set[str]]]]) -> None:
+    """Compare the column names of each file's rows with the declared ones (`keys_of` reads them for JSON)."""
+    if files.format == "parquet":
+        return  # Parquet carries its own schema; DuckDB reports a missing column when the view is created
+    declared = {c.name for c in table.columns}
+    found = keys_of(files.paths) if files.format == "json" else {p: [_csv_header(p)] for p in files.paths}
+    bad: dict[Path, tuple[set[str], set[str]]] = {}
+    for path, key_sets in found.items():
+        lacks = declared - set[str].intersection(*key_sets)
+        extra = set[str].union(*key_sets) - declared
+        if lacks or extra:
+            bad[path] = (lacks, extra)
+    if not bad:
+        return
+    path, (lacks, extra) = min(bad.items())
+    parts = ([f"lacks {sorted(lacks)}"] if lacks else []) + ([f"has undeclared {sorted(extra)}"] if extra else [])
+    message = f"table {table.name!r}: {path} {' and '.join(parts)}"
+    if table.on_schema_mismatch == "error":
+        raise DataError(f"{message} (declare the columns, or set on_schema_mismatch: warn to read NULLs)")
+    warnings.warn(f"{message}; {len(bad)} of {len(files.paths)} files differ", SchemaMismatchWarning, stacklevel=2)
+
+
+def _csv_header(path: Path) -> set[str]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return set(next(csv.reader(f), []))
