@@ -11,6 +11,7 @@ It wires the stages together: catalog → render → engine → cache → typed 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ from . import batch
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
 from .catalog.loader import ENGINES, Catalog
+from .engines import identity
 from .engines.base import Engine, QueryStats
 from .engines.duckdb import DuckDBEngine
 from .errors import ConfigError, FeaturekitError, NotFoundError
@@ -265,8 +267,14 @@ class FeatureStore:
         )
 
     def _cache_prefix(self, query: RenderedQuery) -> tuple[Hashable, ...]:
+        """Everything that decides a row besides the entity ID: the exact SQL this engine runs (qualified table
+        names included), the view's declaration (template version), where the engine reads and what is there now
+        (local files: names, sizes, times), and every bound value, `as_of` included. Computed once per lookup."""
         params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
-        return (self.engine.name, query.view, query.template_version, params)
+        tables = [self.catalog.table(t) for t in query.tables]
+        decides = (query.template_version, query.sql, identity.where(self.engine, tables), params)
+        # One digest, not the nested tuple: a tuple's hash is not cached, and the key is hashed once per entity.
+        return (query.view, hashlib.sha256(repr(decides).encode()).hexdigest())
 
     def prompt(
         self,

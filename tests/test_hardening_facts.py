@@ -1,0 +1,144 @@
+"""Issue 12, "never a silently wrong answer": each scenario of its Why list reproduced and answered right.
+
+Cache identity is tested through the disk cache across processes: every lookup is a separate
+`python -m featurekit.cli get` sharing one FEATUREKIT_CACHE_DIR, as two notebooks or CLI runs would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import featurekit
+from featurekit.sample import write_sample
+from tests.athena_fixtures import COLUMNS, DUMMY_ENV, REGION, STAGING, AthenaFake
+from tests.conftest import AS_OF
+from tests.hardening_support import tried
+
+
+def cli_get(cache_dir: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One `featurekit get --format json` in its own process; returns the parsed JSON result."""
+    run_env = {**os.environ, "FEATUREKIT_CACHE_DIR": str(cache_dir), **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "featurekit.cli", "get", *args, "--as-of", AS_OF.isoformat(), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def truth(data: Path, entity_id: str) -> dict[str, Any]:
+    """The uncached answer, computed in this process."""
+    with featurekit.FeatureStore(data=data, cache=False) as store:
+        return store.get("customer_orders", entity_id, as_of=AS_OF).to_json()["rows"][0]
+
+
+def test_two_data_roots_never_share_a_disk_cache_entry(tmp_path: Path) -> None:
+    d1, d2, cache = tmp_path / "d1", tmp_path / "d2", tmp_path / "cache"
+    write_sample(d1, customers=60, orders=400, as_of=AS_OF, seed=1)
+    write_sample(d2, customers=60, orders=400, as_of=AS_OF, seed=2)
+    assert truth(d1, "C00042") != truth(d2, "C00042")
+    first = cli_get(cache, "customer_orders", "C00042", "--data", str(d1))
+    second = cli_get(cache, "customer_orders", "C00042", "--data", str(d2))
+    again = cli_get(cache, "customer_orders", "C00042", "--data", str(d1))
+    tried("cache identity: data roots", 3)
+    assert first["rows"][0] == truth(d1, "C00042") and first["provenance"]["queries_run"] == 1
+    assert second["rows"][0] == truth(d2, "C00042") and second["provenance"]["queries_run"] == 1
+    # The disk cache does work across processes: the third run is a hit, with d1's answer.
+    assert again["rows"][0] == truth(d1, "C00042") and again["provenance"]["cache_hits"] == 1
+
+
+def test_regenerated_files_invalidate_their_entries(tmp_path: Path) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    write_sample(data, customers=60, orders=400, as_of=AS_OF, seed=1)
+    before = cli_get(cache, "customer_orders", "C00042", "C00013", "--data", str(data))
+    assert before["rows"][0] == truth(data, "C00042")
+    # Same folder, same file names, new contents (as a nightly job would rewrite them).
+    write_sample(data, customers=60, orders=400, as_of=AS_OF, seed=2)
+    after = cli_get(cache, "customer_orders", "C00042", "C00013", "--data", str(data))
+    assert after["rows"][0] == truth(data, "C00042") != before["rows"][0]
+    assert after["provenance"]["cache_hits"] == 0
+    # One new file in one partition is a change too.
+    day = data / "orders" / f"dt={AS_OF.isoformat()}"
+    (day / "part-9.json").write_text(
+        json.dumps(
+            {
+                "order_id": "O-new",
+                "customer_id": "C00042",
+                "order_date": AS_OF.isoformat(),
+                "category": "books",
+                "amount": 1.0,
+                "refunded": False,
+            }
+        )
+        + "\n"
+    )
+    added = cli_get(cache, "customer_orders", "C00042", "--data", str(data))
+    tried("cache identity: regenerated files", 3)
+    assert added["provenance"]["cache_hits"] == 0
+    assert added["rows"][0]["order_count"] == after["rows"][0]["order_count"] + 1
+
+
+def test_two_athena_schemas_never_share_a_disk_cache_entry(athena_fake: AthenaFake, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = {
+        **DUMMY_ENV,
+        "FEATUREKIT_ATHENA_REGION": REGION,
+        "FEATUREKIT_ATHENA_S3_STAGING_DIR": STAGING,
+        "FEATUREKIT_ATHENA_ENDPOINT_URL": athena_fake.endpoint,
+        "FEATUREKIT_ATHENA_POLL_INTERVAL": "0.01",
+    }
+    prod = ("C00042", 3, 412.5, 137.5, "2026-06-20", 0.25, "books", 10)
+    staging = ("C00042", 7, 99.0, 14.0, "2026-06-29", 0.0, "food", 1)
+    athena_fake.inject(COLUMNS, prod)
+    athena_fake.inject(COLUMNS, staging)
+    athena_fake.inject(COLUMNS, ("C00042", 5, 1.0, 0.2, "2026-06-01", 0.0, "toys", 29))
+    athena_fake.client().create_work_group(Name="b", Configuration={"ResultConfiguration": {"OutputLocation": STAGING}})
+    args = ("customer_orders", "C00042", "--engine", "athena")
+    got_prod = cli_get(cache, *args, env={**env, "FEATUREKIT_ATHENA_SCHEMA": "prod"})
+    got_staging = cli_get(cache, *args, env={**env, "FEATUREKIT_ATHENA_SCHEMA": "staging"})
+    got_prod_again = cli_get(cache, *args, env={**env, "FEATUREKIT_ATHENA_SCHEMA": "prod"})
+    got_wg = cli_get(cache, *args, env={**env, "FEATUREKIT_ATHENA_SCHEMA": "prod", "FEATUREKIT_ATHENA_WORKGROUP": "b"})
+    tried("cache identity: athena locations", 4)
+    assert got_prod["rows"][0]["order_count"] == 3
+    assert got_staging["rows"][0]["order_count"] == 7 and got_staging["provenance"]["queries_run"] == 1
+    assert got_prod_again["rows"][0]["order_count"] == 3 and got_prod_again["provenance"]["cache_hits"] == 1
+    # Another workgroup may see other data (its own catalog permissions): it is another key.
+    assert got_wg["rows"][0]["order_count"] == 5 and got_wg["provenance"]["queries_run"] == 1
+    queries = [e["Query"] for e in athena_fake.executions()]
+    assert '"prod"."orders"' in queries[0] and '"staging"."orders"' in queries[1]
+
+
+@pytest.mark.parametrize("kind", ["athena", "trino"])
+def test_location_settings_are_in_the_key(kind: str) -> None:
+    from featurekit.engines import identity
+    from featurekit.store import open_engine
+
+    base = {"athena": {"region": REGION, "s3_staging_dir": STAGING}, "trino": {"host": "h1"}}[kind]
+    changes = {
+        "athena": [{"region": "eu-west-1"}, {"schema": "s2"}, {"data_catalog": "c2"}, {"workgroup": "w2"}],
+        "trino": [{"host": "h2"}, {"schema": "s2"}, {"data_catalog": "c2"}, {"port": 443}],
+    }[kind]
+    keys = {identity.where(open_engine(kind, **base), [])}
+    for change in changes:
+        keys.add(identity.where(open_engine(kind, **{**base, **change}), []))
+    tried("cache identity: location settings", len(changes))
+    assert len(keys) == len(changes) + 1
+
+
+def test_cache_stats_says_what_an_entry_depends_on_and_its_ttl(cli: Any, tmp_path: Path) -> None:
+    code, out, _ = cli("cache", "stats", "--cache-dir", tmp_path / "cache")
+    assert code == 0
+    assert "entries expire 300 s after they are written" in out
+    assert "names, sizes, mtimes" in out and "workgroup" in out
+    shown = json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])
+    assert shown["ttl_seconds"] == 300 and any("as_of" in p for p in shown["key_depends_on"])
