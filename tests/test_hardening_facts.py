@@ -6,6 +6,7 @@ Cache identity is tested through the disk cache across processes: every lookup i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import featurekit
@@ -142,3 +144,72 @@ def test_cache_stats_says_what_an_entry_depends_on_and_its_ttl(cli: Any, tmp_pat
     assert "names, sizes, mtimes" in out and "workgroup" in out
     shown = json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])
     assert shown["ttl_seconds"] == 300 and any("as_of" in p for p in shown["key_depends_on"])
+
+
+# --- Why 3: a result with no row for a requested key must not read as "no activity" ----------------------
+
+
+def _orders_view() -> Any:
+    return featurekit.load().view("customer_orders")
+
+
+def _one_row(key: Any, key_type: pa.DataType | None = None, **changes: Any) -> pa.Table:
+    """A customer_orders result row as an engine might return it, with some columns changed."""
+    values: dict[str, Any] = {
+        "customer_id": pa.array([key], key_type or pa.string()),
+        "order_count": pa.array([3], pa.int64()),
+        "total_spend": pa.array([412.5]),
+        "avg_order": pa.array([137.5]),
+        "last_order": pa.array([AS_OF], pa.date32()),
+        "refund_rate": pa.array([0.25]),
+        "top_category": pa.array(["books"]),
+        "days_since_last_order": pa.array([0], pa.int64()),
+    }
+    values.update(changes)
+    return pa.table(values)
+
+
+WRONG_RESULTS = [
+    ("padded CHAR key", _one_row("C00042  "), "returned customer_id 'C00042  ', which was not requested (padded"),
+    ("int key for a string entity", _one_row(42, pa.int64()), "key column 'customer_id' is int64"),
+    ("another entity's key", _one_row("C00043"), "returned customer_id 'C00043', which was not requested"),
+    ("NULL key", _one_row(None), "returned a row with a NULL customer_id"),
+    ("bool for a float", _one_row("C00042", total_spend=pa.array([True])), "'total_spend' is declared float"),
+    ("string for an int", _one_row("C00042", order_count=pa.array(["3"])), "'order_count' is declared int"),
+    ("float for an int", _one_row("C00042", order_count=pa.array([2.5])), "'order_count' is declared int"),
+    ("timestamp for a date", _one_row("C00042", last_order=pa.array([dt.datetime(2026, 6, 1)])), "declared date"),
+    ("int for a string", _one_row("C00042", top_category=pa.array([7])), "'top_category' is declared string"),
+]
+
+
+@pytest.mark.parametrize("name, result, message", WRONG_RESULTS, ids=[w[0] for w in WRONG_RESULTS])
+def test_a_result_that_does_not_answer_the_request_is_a_typed_error(name: str, result: pa.Table, message: str) -> None:
+    from featurekit.results import typed
+
+    tried("result checks: wrong results", 1)
+    with pytest.raises(featurekit.QueryError) as caught:
+        typed(_orders_view(), "customer_id", "string", ["C00042"], result, "q-123")
+    assert message in str(caught.value) and "(query q-123)" in str(caught.value)
+    assert "customer_orders" in str(caught.value)
+
+
+def test_two_rows_for_one_key_name_the_key() -> None:
+    from featurekit.results import typed
+
+    doubled = pa.concat_tables([_one_row("C00042"), _one_row("C00042")])
+    with pytest.raises(featurekit.QueryError, match="more than one row for customer_id 'C00042'"):
+        typed(_orders_view(), "customer_id", "string", ["C00042", "C00013"], doubled, "q-1")
+
+
+def test_defaults_only_for_entities_with_no_rows(athena_fake: AthenaFake) -> None:
+    """Over Athena (moto): a padded key for the requested entity is an error, not C00042 with order_count 0."""
+    athena_fake.inject(COLUMNS, ("C00042  ", 3, 412.5, 137.5, "2026-06-20", 0.25, "books", 10))
+    athena_fake.inject(COLUMNS, ("C00042", 3, 412.5, 137.5, "2026-06-20", None, "books", 10))
+    with featurekit.FeatureStore(engine=athena_fake.engine(), cache=False) as store:
+        with pytest.raises(featurekit.QueryError, match=r"'C00042  ', which was not requested.*\(query "):
+            store.get("customer_orders", "C00042", as_of=AS_OF)
+        frame = store.get("customer_orders", ["C00042", "C00099"], as_of=AS_OF)
+    rows = frame.to_dicts()
+    # A NULL value in a returned row stays NULL; only C00099, with no row at all, gets the declared defaults.
+    assert rows[0]["refund_rate"] is None and rows[0]["order_count"] == 3
+    assert rows[1]["order_count"] == 0

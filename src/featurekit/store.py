@@ -218,7 +218,8 @@ class FeatureStore:
                 queries.append(stats)
                 self.session_queries.append(stats)
             tables = [
-                typed(decl, entity.key, entity.key_type, c, r) for c, (r, _) in zip(plan.chunks, results, strict=True)
+                typed(decl, entity.key, entity.key_type, c, r, s.query_id)
+                for c, (r, s) in zip(plan.chunks, results, strict=True)
             ]
             return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 

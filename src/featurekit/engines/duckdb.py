@@ -31,6 +31,7 @@ DUCKDB_TYPES = {
     "decimal": "DECIMAL(38, 9)",
     "date": "DATE",
     "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ",  # an offset in the data is kept: the value is the instant, shown in UTC
     "string": "VARCHAR",
     "bool": "BOOLEAN",
 }
