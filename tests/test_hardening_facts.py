@@ -213,3 +213,62 @@ def test_defaults_only_for_entities_with_no_rows(athena_fake: AthenaFake) -> Non
     # A NULL value in a returned row stays NULL; only C00099, with no row at all, gets the declared defaults.
     assert rows[0]["refund_rate"] is None and rows[0]["order_count"] == 3
     assert rows[1]["order_count"] == 0
+
+
+# --- Why 4 and 6: one row per ID given, in order; one bad ID does not sink a batch -----------------------
+
+
+def test_duplicate_ids_keep_their_rows_and_order(store: Any) -> None:
+    asked = ["C00042", "C00013", "C00042", "C00099", "C00013"]
+    frame = store.get("customer_orders", asked, as_of=AS_OF)
+    one = {i: store.get("customer_orders", i, as_of=AS_OF).to_dict() for i in set(asked)}
+    tried("one row per ID: duplicates", len(asked))
+    assert frame.entity_ids == asked
+    assert [r.to_dict() for r in frame] == [one[i] for i in asked]
+    assert frame.provenance.queries_run + frame.provenance.cache_hits >= 1
+    # Joins back onto the input frame row by row.
+    import pandas as pd
+
+    joined = pd.DataFrame({"customer_id": asked, "n": range(5)}).join(frame.to_pandas(), rsuffix="_f")
+    assert list(joined["customer_id_f"]) == asked
+
+
+def test_one_bad_id_in_100000(store: Any) -> None:
+    ids = [f"C{(i % 60) + 1:05d}" for i in range(100_000)]
+    ids[71_234] = "C0004'2; DROP TABLE orders"
+    with pytest.raises(featurekit.InvalidEntityId, match="C0004'2; DROP"):
+        store.get_frame("customer_orders", ids, as_of=AS_OF)
+    frame = store.get_frame("customer_orders", ids, as_of=AS_OF, on_invalid="null")
+    tried("on_invalid: 100,000-ID batch", 100_000)
+    assert len(frame) == 100_000 and list(frame.invalid) == [71_234]
+    assert "does not match the pattern" in frame.invalid[71_234]
+    rows = frame.to_dicts()
+    bad = rows[71_234]
+    assert bad["customer_id"] == ids[71_234] and all(bad[f.name] is None for f in frame.view.features)
+    assert rows[71_233]["customer_id"] == ids[71_233] and rows[71_233]["order_count"] is not None
+    assert frame.provenance.queries_run <= 1  # 60 distinct valid IDs: at most one query
+    assert list(frame)[71_234].invalid == frame.invalid[71_234]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", " C00042", "C00042\n", "c00042", "C０００４２", "C0004", 42, None, 4.2, True, "C00042' OR '1'='1"],
+    ids=repr,
+)
+def test_on_invalid_null_gives_each_bad_id_a_reasoned_null_row(store: Any, bad: Any) -> None:
+    frame = store.get_frame("customer_orders", ["C00042", bad, "C00042"], as_of=AS_OF, on_invalid="null")
+    tried("on_invalid: hostile IDs", 1)
+    assert list(frame.invalid) == [1] and repr(bad) in frame.invalid[1]
+    assert frame.to_dicts()[0] == frame.to_dicts()[2] and frame.to_dicts()[0]["order_count"] is not None
+
+
+def test_cli_on_invalid_null_warns_in_one_line(cli: Any, sample_dir: Path) -> None:
+    args = ("get", "customer_orders", "C00042", "nope", "--data", sample_dir, "--as-of", AS_OF.isoformat())
+    code, _, err = cli(*args)
+    assert code == 2 and err.startswith("error: customer id: 'nope' does not match")
+    code, out, err = cli(*args, "--on-invalid", "null", "-f", "json")
+    assert code == 0 and err.count("\n") == 1 and "1 of 2 IDs were refused" in err
+    assert json.loads(out)["invalid"] == [
+        {"row": 1, "reason": "customer id 'nope' does not match the pattern ^C\\d{5}$"}
+    ]
+    assert cli(*args, "--on-invalid", "skip")[0] == 2

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import TextClause, bindparam, text
 
@@ -108,39 +108,92 @@ class Renderer:
     def render(
         self,
         view: str,
-        ids: Iterable[Any],
+        ids: Iterable[Any] | CheckedIds,
         *,
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> RenderedQuery:
+        """The query for `ids` (validated here, or already by `check_ids`)."""
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
-        values: dict[str, Any] = {"entity_ids": validate_ids(entity, ids), "as_of": parse_as_of(as_of)}
+        unique = ids.unique if isinstance(ids, CheckedIds) else validate_ids(entity, ids)
+        values: dict[str, Any] = {"entity_ids": unique, "as_of": parse_as_of(as_of)}
         values.update(bind_parameters(decl, params or {}))
         vt = self.catalog.view_templates[decl.name]
         return RenderedQuery(decl.name, self.dialect, self.sql(view), MappingProxyType(values), vt.version, vt.tables)
 
 
-def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
-    """Check every ID against the entity's pattern; keep the first occurrence of each."""
+#: What a batch does with an ID that fails the entity's pattern: fail the whole call, or give that ID a null row.
+OnInvalid = Literal["error", "null"]
+
+
+@dataclass(frozen=True)
+class CheckedIds:
+    """A batch of IDs after validation: the rows asked for, in order, and the distinct valid IDs to query."""
+
+    #: One value per requested row, duplicates included: the ID as its key type, or as given when it is invalid.
+    requested: tuple[Any, ...]
+    #: The distinct valid IDs, first occurrence first: what the engine is asked for.
+    unique: tuple[Any, ...]
+    #: Row position -> why that ID was refused (only with on_invalid="null").
+    invalid: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error") -> CheckedIds:
+    """Check a batch of IDs against the entity's key type and pattern in one vectorised pass.
+
+    With on_invalid="error" the first bad ID raises InvalidEntityId; with "null" every bad ID is recorded
+    with its reason and the others go ahead. Duplicates are kept in `requested` and queried once.
+    """
+    if on_invalid not in ("error", "null"):
+        raise InputError("on_invalid", f"{on_invalid!r} is not one of error, null")
     if isinstance(ids, (str, int)):
         ids = [ids]
     elif isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):  # e.g. 42.0 or {"a": 1} from JSON
         raise InvalidEntityId(entity.name, ids, entity.pattern)
-    # ASCII: `\d` means 0-9 as in Athena's (Java) regexes, so look-alike digits (`C٠٠٠٤٢`, `C０００４２`) fail.
-    pattern = re.compile(entity.pattern, re.ASCII)
-    seen: dict[Any, None] = {}
-    for raw in ids:
-        value = raw
-        if entity.key_type == "int" and isinstance(raw, str) and re.fullmatch(r"[0-9]+", raw):
-            value = int(raw)
-        wanted = int if entity.key_type == "int" else str
-        if isinstance(value, bool) or not isinstance(value, wanted) or not pattern.fullmatch(str(value)):
-            raise InvalidEntityId(entity.name, raw, entity.pattern)
-        seen.setdefault(value, None)
-    if not seen:
+    given = list(ids)
+    if not given:
         raise InputError(f"{entity.name} id", "no IDs given")
-    return tuple(seen)
+    if entity.key_type == "int":
+        # A decimal digit string from a file or the CLI is an int ID; ASCII only, as Athena's `[0-9]` means.
+        values = [int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else v for v in given]
+        typed_ok = [isinstance(v, int) and not isinstance(v, bool) for v in values]
+    else:
+        values = given
+        typed_ok = [isinstance(v, str) for v in values]
+    texts = [str(v) if ok else "" for v, ok in zip(values, typed_ok, strict=True)]
+    matched = _fullmatch_all(entity.pattern, texts)
+    invalid: dict[int, str] = {}
+    for position, (ok, hit) in enumerate(zip(typed_ok, matched, strict=True)):
+        if ok and hit:
+            continue
+        if on_invalid == "error":
+            raise InvalidEntityId(entity.name, given[position], entity.pattern)
+        why = f"does not match the pattern {entity.pattern}" if ok else f"is not a {entity.key_type} ID"
+        invalid[position] = f"{entity.name} id {given[position]!r} {why}"
+    requested = tuple(given[i] if i in invalid else v for i, v in enumerate(values))
+    unique = tuple(dict.fromkeys(v for i, v in enumerate(values) if i not in invalid))
+    return CheckedIds(requested, unique, MappingProxyType(invalid))
+
+
+def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
+    """Check every ID against the entity's pattern; the distinct IDs, first occurrence first."""
+    return check_ids(entity, ids).unique
+
+
+def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
+    """Whether each text matches the whole pattern: one RE2 pass in Arrow, or Python's `re` where RE2 cannot."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        # `^(?:...)$` makes a substring search a full match; RE2's \d, \w are ASCII, as Athena's (Java) are.
+        found = pc.match_substring_regex(pa.array(texts, pa.string()), pattern=f"^(?:{pattern})$")
+        return found.to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):
+        # A pattern RE2 does not support (look-arounds), or text Arrow cannot hold (a lone surrogate).
+        compiled = re.compile(pattern, re.ASCII)
+        return [compiled.fullmatch(t) is not None for t in texts]
 
 
 def parse_as_of(value: dt.date | str | None) -> dt.date:

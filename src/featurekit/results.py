@@ -105,7 +105,8 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 #: Which Arrow types a declared type accepts from an engine: the same kind, or an exact numeric widening.
 _ACCEPTS: dict[str, Callable[[pa.DataType], bool]] = {
-    "int": pa.types.is_integer,
+    # DuckDB's SUM of integers is a HUGEINT, which Arrow holds as decimal(38, 0): whole numbers, cast checked.
+    "int": lambda t: pa.types.is_integer(t) or (pa.types.is_decimal(t) and t.scale == 0),
     "float": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t),
     "decimal": lambda t: pa.types.is_decimal(t) or pa.types.is_integer(t),
     "date": pa.types.is_date32,
@@ -210,13 +211,15 @@ class FeatureFrame:
     key: str
     table: pa.Table = field(repr=False)
     provenance: Provenance = field(repr=False)
+    #: Row position -> why its ID was refused (get(..., on_invalid="null")); such a row's features are null.
+    invalid: Mapping[int, str] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return self.table.num_rows
 
     def __iter__(self) -> Iterator[FeatureRow]:
-        for values in self.table.to_pylist():
-            yield FeatureRow(self.view, self.key, values, self.provenance)
+        for n, values in enumerate(self.table.to_pylist()):
+            yield FeatureRow(self.view, self.key, values, self.provenance, self.invalid.get(n))
 
     def __getitem__(self, entity_id: Any) -> FeatureRow:
         for row in self:
@@ -244,7 +247,10 @@ class FeatureFrame:
 
     def to_json(self) -> dict[str, Any]:
         rows = [{k: jsonable(v) for k, v in row.items()} for row in self.table.to_pylist()]
-        return {"view": self.view.name, "rows": rows, "provenance": self.provenance.to_dict()}
+        shown: dict[str, Any] = {"view": self.view.name, "rows": rows, "provenance": self.provenance.to_dict()}
+        if self.invalid:
+            shown["invalid"] = [{"row": n, "reason": why} for n, why in sorted(self.invalid.items())]
+        return shown
 
     def __repr__(self) -> str:
         p = self.provenance
@@ -277,8 +283,12 @@ class FeatureFrame:
 class FeatureRow(Mapping[str, Any]):
     """Features of one entity: a read-only mapping from feature name to typed value."""
 
-    def __init__(self, view: View, key: str, values: Mapping[str, Any], provenance: Provenance) -> None:
+    def __init__(
+        self, view: View, key: str, values: Mapping[str, Any], provenance: Provenance, invalid: str | None = None
+    ) -> None:
         self.view, self.key, self.provenance = view, key, provenance
+        #: Why this entity's ID was refused (on_invalid="null"); None for a looked-up entity.
+        self.invalid = invalid
         self.entity_id = values[key]
         self._values = {f.name: values[f.name] for f in view.features}
 

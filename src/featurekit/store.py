@@ -31,7 +31,7 @@ from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
-from .render import RenderedQuery, Renderer, parse_as_of
+from .render import INT64, CheckedIds, OnInvalid, RenderedQuery, Renderer, check_ids, parse_as_of
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
 #: Engine settings a dry run shows: where a query would run, never how it authenticates.
@@ -171,10 +171,16 @@ class FeatureStore:
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
+        on_invalid: OnInvalid = "error",
     ) -> Any:
         """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
         frame = self.get_frame(
-            view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params, use_cache=use_cache
+            view,
+            [ids] if isinstance(ids, (str, int)) else ids,
+            as_of=as_of,
+            params=params,
+            use_cache=use_cache,
+            on_invalid=on_invalid,
         )
         if isinstance(ids, (str, int)):
             return next(iter(frame))
@@ -189,20 +195,26 @@ class FeatureStore:
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
         progress: batch.Progress | bool | None = None,
+        on_invalid: OnInvalid = "error",
     ) -> FeatureFrame:
-        """Features of many entities as a FeatureFrame.
+        """Features of many entities as a FeatureFrame: one row per ID given, in order, duplicates included.
 
         The IDs the cache misses are split into chunks that run in parallel; `progress` is a callback
         `(entities done, total)` after each chunk, or True for a rich progress bar (terminal or Jupyter).
+        `on_invalid="null"` gives an ID that fails the entity's pattern a null row with its reason
+        (`frame.invalid`) instead of failing the whole batch.
         """
         if progress is True:
             with batch.rich_progress(f"{view}: querying", min_entities=1) as bar:
-                return self.get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
+                return self.get_frame(
+                    view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar, on_invalid=on_invalid
+                )
         report = progress or None
         start = time.perf_counter()
-        query = self.render(view, ids, as_of=as_of, params=params)
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
+        checked = check_ids(entity, ids, on_invalid)
+        query = self._renderer.render(view, checked, as_of=as_of, params=params)
         self.engine.prepare(self.catalog.table(t) for t in query.tables)
         schema = arrow_schema(decl, entity.key, entity.key_type)
         queries: list[QueryStats] = []
@@ -225,7 +237,9 @@ class FeatureStore:
 
         ids_in_order = query.entity_ids
         hits = 0
-        if self.cache is not None and use_cache:
+        if not ids_in_order:  # every ID was invalid (on_invalid="null"): nothing to ask the engine
+            table = schema.empty_table()
+        elif self.cache is not None and use_cache:
             prefix = self._cache_prefix(query)
 
             def fetch(missing: list[Hashable]) -> Fetched:
@@ -243,6 +257,7 @@ class FeatureStore:
             table = batch.assemble([refs[i] for i in ids_in_order])
         else:
             table = run(ids_in_order)
+        table = _as_requested(table, checked, schema)
         provenance = Provenance(
             engine=self.engine.name,
             view=decl.name,
@@ -254,7 +269,7 @@ class FeatureStore:
             cache_hits=hits,
             elapsed_ms=(time.perf_counter() - start) * 1000,
         )
-        return FeatureFrame(decl, entity.key, table, provenance)
+        return FeatureFrame(decl, entity.key, table, provenance, checked.invalid)
 
     def _plan(self, query: RenderedQuery, ids: Sequence[Any]) -> batch.BatchPlan:
         """How `ids` are split into queries on this engine; the dry run shows the same plan `get` runs."""
@@ -321,3 +336,20 @@ class FeatureStore:
         chosen = get_provider(provider) if isinstance(provider, str) else provider
         cache = self.note_cache if use_cache else None
         return write_note(rendered, chosen, grounding=grounding, cache=cache)
+
+
+def _as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.Table:
+    """The rows of the distinct IDs (`checked.unique`, in order) as one row per requested ID: a duplicate
+    repeats its row, an invalid ID gets a null row keyed by the ID as given (null if it is not of the key type)."""
+    if not checked.invalid and len(checked.requested) == len(checked.unique):
+        return table
+    position = {entity_id: n for n, entity_id in enumerate(checked.unique)}
+    rows = [None if n in checked.invalid else position[v] for n, v in enumerate(checked.requested)]
+    out = table.take(pa.array(rows, pa.int64()))
+    if not checked.invalid:
+        return out
+    key_type = schema.field(0).type
+    wanted = str if pa.types.is_string(key_type) else int
+    fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
+    keys = [v if fits(v) else None for v in checked.requested]
+    return out.set_column(0, schema.field(0).with_nullable(True), pa.array(keys, key_type))
