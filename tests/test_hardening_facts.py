@@ -272,3 +272,58 @@ def test_cli_on_invalid_null_warns_in_one_line(cli: Any, sample_dir: Path) -> No
         {"row": 1, "reason": "customer id 'nope' does not match the pattern ^C\\d{5}$"}
     ]
     assert cli(*args, "--on-invalid", "skip")[0] == 2
+
+
+# --- Why 5: time is exact, and an empty window is flagged ---------------------------------------------
+
+
+AS_OF_INPUTS = [
+    (AS_OF, AS_OF, dt.datetime(2026, 6, 30, 23, 59, 59, 999999)),
+    ("2026-06-30", AS_OF, dt.datetime(2026, 6, 30, 23, 59, 59, 999999)),
+    ("2026-06-30T10:00:00+02:00", AS_OF, dt.datetime(2026, 6, 30, 8, 0)),
+    ("2026-07-01T01:30:00+02:00", AS_OF, dt.datetime(2026, 6, 30, 23, 30)),
+    ("2026-06-30T23:30:00Z", AS_OF, dt.datetime(2026, 6, 30, 23, 30)),
+    (dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))), dt.date(2026, 7, 1), None),
+]
+
+
+@pytest.mark.parametrize("given, day, instant", AS_OF_INPUTS, ids=[repr(a[0]) for a in AS_OF_INPUTS])
+def test_as_of_is_a_date_or_an_aware_instant(given: Any, day: dt.date, instant: dt.datetime | None) -> None:
+    from featurekit.render import parse_as_of_time
+
+    tried("time: as_of forms", 1)
+    got = parse_as_of_time(given)
+    assert got[0] == day and (instant is None or got[1] == instant)
+
+
+@pytest.mark.parametrize(
+    "given", [dt.datetime(2026, 6, 30, 10, 0), "2026-06-30T10:00:00", "2026-06-30 10:00", "2026-06-30T25:00Z"]
+)
+def test_a_naive_or_broken_timestamp_is_an_error_not_a_truncation(store: Any, given: Any) -> None:
+    tried("time: naive as_of", 1)
+    with pytest.raises(featurekit.InputError, match=r"^as_of: "):
+        store.get("customer_orders", "C00042", as_of=given)
+
+
+def test_results_say_when_they_ran_and_for_which_as_of(store: Any) -> None:
+    before = dt.datetime.now(dt.timezone.utc)
+    row = store.get("customer_orders", "C00042", as_of="2026-06-30T10:00:00+02:00", use_cache=False)
+    shown = row.provenance.to_dict()
+    assert shown["as_of"] == "2026-06-30" and shown["as_of_time"] == "2026-06-30T23:59:59.999999Z"
+    assert before <= row.provenance.ran_at <= dt.datetime.now(dt.timezone.utc)
+    assert shown["no_data"] is False
+
+
+def test_a_window_with_no_data_is_flagged(store: Any, cli: Any, sample_dir: Path) -> None:
+    later = AS_OF + dt.timedelta(days=400)  # the sample data ends at AS_OF: the window holds nothing
+    frame = store.get("customer_orders", ["C00042", "C00013"], as_of=later, use_cache=False)
+    tried("time: empty windows", 2)
+    assert frame.provenance.no_data and [r["order_count"] for r in frame] == [0, 0]
+    assert not store.get("customer_orders", ["C00042"], as_of=AS_OF, use_cache=False).provenance.no_data
+    args = ("get", "customer_orders", "C00042", "--data", sample_dir, "--as-of", later.isoformat(), "--no-cache")
+    code, _, err = cli(*args)
+    assert code == 0 and err.count("warning: no data in the window of view customer_orders") == 1
+    assert cli(*args, "--strict")[0] == 1
+    assert (
+        cli("get", "customer_orders", "C00042", "--data", sample_dir, "--as-of", AS_OF.isoformat(), "--strict")[0] == 0
+    )

@@ -6,6 +6,7 @@ hashes that identify the template version and the exact text an engine will see.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
@@ -25,6 +26,8 @@ from .errors import InputError, InvalidEntityId, NotFoundError
 
 # `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
+
+_AS_OF_TIME = re.compile(r":as_of_time\b")
 
 #: The range of a declared int (Athena and DuckDB BIGINT).
 INT64 = (-(2**63), 2**63 - 1)
@@ -110,17 +113,21 @@ class Renderer:
         view: str,
         ids: Iterable[Any] | CheckedIds,
         *,
-        as_of: dt.date | str | None = None,
+        as_of: dt.date | dt.datetime | str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> RenderedQuery:
         """The query for `ids` (validated here, or already by `check_ids`)."""
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
         unique = ids.unique if isinstance(ids, CheckedIds) else validate_ids(entity, ids)
-        values: dict[str, Any] = {"entity_ids": unique, "as_of": parse_as_of(as_of)}
+        day, instant = parse_as_of_time(as_of)
+        values: dict[str, Any] = {"entity_ids": unique, "as_of": day}
+        sql = self.sql(view)
+        if _AS_OF_TIME.search(sql):  # only views that compare instants get one; the others see the whole day
+            values["as_of_time"] = instant
         values.update(bind_parameters(decl, params or {}))
         vt = self.catalog.view_templates[decl.name]
-        return RenderedQuery(decl.name, self.dialect, self.sql(view), MappingProxyType(values), vt.version, vt.tables)
+        return RenderedQuery(decl.name, self.dialect, sql, MappingProxyType(values), vt.version, vt.tables)
 
 
 #: What a batch does with an ID that fails the entity's pattern: fail the whole call, or give that ID a null row.
@@ -196,20 +203,46 @@ def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
         return [compiled.fullmatch(t) is not None for t in texts]
 
 
+#: An ISO timestamp with its offset (`Z` or `+02:00`); without one it would name no instant.
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})"
+)
+
+
 def parse_as_of(value: dt.date | str | None) -> dt.date:
-    """`as_of` as a date: a date, an ISO 'YYYY-MM-DD' string, or None for today (UTC)."""
+    """`as_of` as a date: the day itself, or the UTC day of a timestamp (see `parse_as_of_time`)."""
+    return parse_as_of_time(value)[0]
+
+
+def parse_as_of_time(value: dt.date | dt.datetime | str | None) -> tuple[dt.date, dt.datetime]:
+    """`as_of` as (UTC day, latest instant included, naive UTC): what views bind as `:as_of` and `:as_of_time`.
+
+    A date (or 'YYYY-MM-DD', or None for today in UTC) includes its whole day: the instant is its last
+    microsecond. A timezone-aware timestamp (or an ISO string with `Z`/an offset) is that instant in UTC.
+    A naive datetime names no instant (whose 10:00?), so it is an error, never a silent truncation.
+    """
     if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
+        value = dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            with contextlib.suppress(ValueError):  # e.g. 2026-13-01: refused below, with the others
+                value = dt.date.fromisoformat(text)
+        elif _ISO_TIME.fullmatch(text):
+            with contextlib.suppress(ValueError):
+                value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+", text):
+            raise InputError("as_of", f"{value!r} has no UTC offset; add one (2026-06-30T10:00:00+02:00 or ...Z)")
     if isinstance(value, dt.datetime):
-        return value.date()
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InputError(
+                "as_of", f"{value.isoformat()!r} is a naive datetime; pass a date or a timezone-aware timestamp"
+            )
+        instant = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return instant.date(), instant
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise InputError("as_of", f"{value!r} is not a date in YYYY-MM-DD form")
+        return value, dt.datetime.combine(value, dt.time.max)
+    raise InputError("as_of", f"{value!r} is not a date in YYYY-MM-DD form or a timestamp with an offset")
 
 
 def bind_parameters(view: View, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -162,6 +162,13 @@ class Provenance:
     queries: tuple[QueryStats, ...] = ()
     cache_hits: int = 0
     elapsed_ms: float = 0.0
+    #: The latest instant the lookup included (naive UTC): the end of the `as_of` day, or the timestamp given.
+    as_of_time: dt.datetime | None = None
+    #: When the lookup ran (UTC).
+    ran_at: dt.datetime | None = None
+    #: The queries returned no row for any requested ID: the window matched no data (as_of after the data
+    #: ends, before it starts, or a missing partition), so every row holds declared defaults.
+    no_data: bool = False
 
     @property
     def queries_run(self) -> int:
@@ -184,6 +191,9 @@ class Provenance:
             "template_version": self.template_version,
             "sql_hash": self.sql_hash,
             "as_of": self.as_of.isoformat(),
+            "as_of_time": self.as_of_time.isoformat() + "Z" if self.as_of_time else None,
+            "ran_at": self.ran_at.isoformat() if self.ran_at else None,
+            "no_data": self.no_data,
             "parameters": dict(self.parameters),
             "queries_run": self.queries_run,
             "cache_hits": self.cache_hits,

@@ -211,6 +211,7 @@ class FeatureStore:
                 )
         report = progress or None
         start = time.perf_counter()
+        ran_at = dt.datetime.now(dt.timezone.utc)
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
         checked = check_ids(entity, ids, on_invalid)
@@ -264,7 +265,12 @@ class FeatureStore:
             template_version=query.template_version,
             sql_hash=query.sql_hash,
             as_of=query.params["as_of"],
-            parameters={k: v for k, v in query.params.items() if k not in ("entity_ids", "as_of")},
+            parameters={k: v for k, v in query.params.items() if k not in ("entity_ids", "as_of", "as_of_time")},
+            # Views without :as_of_time filter by day: what they included ends with the as_of day.
+            as_of_time=query.params.get("as_of_time", dt.datetime.combine(query.params["as_of"], dt.time.max)),
+            ran_at=ran_at,
+            # Every query this lookup ran returned no row at all: the window matched no data for any ID asked.
+            no_data=bool(queries) and hits == 0 and all(q.rows == 0 for q in queries),
             queries=tuple(queries),
             cache_hits=hits,
             elapsed_ms=(time.perf_counter() - start) * 1000,
@@ -309,7 +315,7 @@ class FeatureStore:
         for view_name in decl.views:
             view = self.catalog.view(view_name)
             mine = {p.name: given[p.name] for p in view.parameters if p.name in given}
-            rows[view_name] = self.get(view_name, entity_id, as_of=day, params=mine, use_cache=use_cache)
+            rows[view_name] = self.get(view_name, entity_id, as_of=as_of, params=mine, use_cache=use_cache)
         declared = {p.name for v in decl.views for p in self.catalog.view(v).parameters}
         for name in given:
             if name not in declared:

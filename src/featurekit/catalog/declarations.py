@@ -20,7 +20,7 @@ FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "timestamp
 ParameterType = Literal["int", "float", "date", "string", "bool"]
 Scalar = bool | int | float | str | dt.date | None
 #: Binds every view has without declaring them (catalog.BUILTIN_BINDS); no parameter may take their names.
-RESERVED_BINDS = ("entity_ids", "as_of")
+RESERVED_BINDS = ("entity_ids", "as_of", "as_of_time")
 
 _strict = ConfigDict(extra="forbid")
 

@@ -159,6 +159,9 @@ def get(
         str,
         typer.Option("--on-invalid", help="An ID failing the entity pattern: error (stop) or null (a null row)."),
     ] = "error",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when the window matched no data for any ID (all defaults).")
+    ] = False,
 ) -> None:
     """Get features for one or more entities, one row per ID (a progress bar shows for large batches on a terminal)."""
     if format not in ("table", "json", "csv"):
@@ -198,6 +201,12 @@ def get(
             f"first, row {first + 1}: {frame.invalid[first]}",
             markup=False,
         )
+    if frame.provenance.no_data:
+        err.print(
+            f"warning: no data in the window of view {view} as of {frame.provenance.as_of}: "
+            f"no row for any of the {len(frame):,} IDs, every value is a declared default",
+            markup=False,
+        )
     if format == "json":
         out.print(json.dumps(frame.to_json(), indent=2), markup=False)
     elif format == "csv":
@@ -209,6 +218,8 @@ def get(
         out.print(buffer.getvalue().rstrip(), markup=False)
     else:
         print_frame(frame)
+    if strict and frame.provenance.no_data:
+        raise typer.Exit(1)
 
 
 @app.command()
