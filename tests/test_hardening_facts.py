@@ -327,3 +327,78 @@ def test_a_window_with_no_data_is_flagged(store: Any, cli: Any, sample_dir: Path
     assert (
         cli("get", "customer_orders", "C00042", "--data", sample_dir, "--as-of", AS_OF.isoformat(), "--strict")[0] == 0
     )
+
+
+# --- the latest row at or before as_of within a TTL: a shipped view, checked against an independent reading ---
+
+
+def _latest_oracle(data: Path, ids: list[str], as_of: dt.date, max_age_days: int) -> list[dict[str, Any] | None]:
+    """From the orders files, in plain Python: the latest snapshot day in (as_of - max_age, as_of], its totals."""
+    orders = [
+        json.loads(line)
+        for f in sorted((data / "orders").rglob("*.json"))
+        for line in f.read_text().split("\n")
+        if line
+    ]
+    out: list[dict[str, Any] | None] = []
+    for entity_id in ids:
+        mine = [o for o in orders if o["customer_id"] == entity_id]
+        days = [dt.date.fromisoformat(o["order_date"]) for o in mine]
+        recent = [d for d in days if as_of - dt.timedelta(days=max_age_days - 1) <= d <= as_of]
+        if not recent:
+            out.append(None)
+            continue
+        day = max(recent)
+        upto = [o for o, d in zip(mine, days, strict=True) if d <= day]
+        cents = sum(round(o["amount"] * 100) for o in upto)
+        out.append(
+            {
+                "customer_id": entity_id,
+                "orders_to_date": len(upto),
+                "spend_to_date": cents / 100,
+                # 23:30 at +02:00 is 21:30 UTC
+                "snapshot_time": dt.datetime.combine(day, dt.time(21, 30), dt.timezone.utc),
+                "snapshot_age_days": (as_of - day).days,
+            }
+        )
+    return out
+
+
+def test_latest_row_view_matches_an_independent_reading(store: Any, sample_dir: Path) -> None:
+    ids = [f"C{i:05d}" for i in range(1, 61)] + ["C00042", "C00001"]
+    checked = 0
+    for as_of, ttl in [(AS_OF, 7), (AS_OF - dt.timedelta(days=40), 30), (AS_OF, 1), (AS_OF + dt.timedelta(days=3), 2)]:
+        frame = store.get("customer_latest", ids, as_of=as_of, params={"max_age_days": ttl}, use_cache=False)
+        expected = _latest_oracle(sample_dir, ids, as_of, ttl)
+        assert frame.entity_ids == ids  # every requested entity returned, in order
+        for row, want in zip(frame.to_dicts(), expected, strict=True):
+            assert row == (want or {"customer_id": row["customer_id"], **{f.name: None for f in frame.view.features}})
+            checked += 1
+    tried("latest row: entities x as_of", checked)
+
+
+def test_latest_row_honours_an_instant(store: Any) -> None:
+    """The snapshot of 2026-06-30 is stamped 23:30+02:00 = 21:30 UTC: one microsecond before, it is not yet there."""
+    before = store.get("customer_latest", "C00004", as_of="2026-06-30T23:29:59.999999+02:00", use_cache=False)
+    at = store.get("customer_latest", "C00004", as_of="2026-06-30T21:30:00Z", use_cache=False)
+    assert at["snapshot_time"] == dt.datetime(2026, 6, 30, 21, 30, tzinfo=dt.timezone.utc)
+    assert before["snapshot_time"] is None or before["snapshot_time"] < at["snapshot_time"]
+
+
+def test_latest_row_view_on_athena(athena_fake: AthenaFake) -> None:
+    columns = [
+        ("customer_id", "varchar"),
+        ("orders_to_date", "bigint"),
+        ("spend_to_date", "double"),
+        ("snapshot_time", "timestamp"),
+        ("snapshot_age_days", "bigint"),
+    ]
+    athena_fake.inject(columns, ("C00004", 12, 462.73, "2026-06-30 21:30:00.000", 0))
+    with featurekit.FeatureStore(engine=athena_fake.engine(), cache=False) as store:
+        frame = store.get("customer_latest", ["C00004", "C00042"], as_of="2026-06-30T22:00:00Z")
+    [execution] = athena_fake.executions()
+    assert '"default"."customer_daily"' in execution["Query"]
+    assert "TIMESTAMP '2026-06-30 22:00:00.000'" in execution["Query"]
+    rows = frame.to_dicts()
+    assert rows[0]["snapshot_time"] == dt.datetime(2026, 6, 30, 21, 30, tzinfo=dt.timezone.utc)
+    assert rows[1] == {"customer_id": "C00042", **{f.name: None for f in frame.view.features}}

@@ -39,6 +39,8 @@ DUCKDB_TYPES = {
 
 def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # TIMESTAMPTZ values compare with naive binds (:as_of_time, UTC) and come back in the session zone: make it UTC.
+    cursor.execute("SET TimeZone = 'UTC'")
     try:
         cursor.execute("SET enable_progress_bar = false")
     except Exception:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting; nothing prints there
