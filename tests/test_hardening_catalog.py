@@ -99,8 +99,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "feature-type",
         sub(V, "{name: order_count, type: int", "{name: order_count, type: number"),
-        f"{V}:14: features.0.type: Input should be 'int', 'float', 'decimal', 'date', 'timestamp', 'string' or 'bool' "
-        "(got 'number')",
+        f"{V}:14: features.0.type: Input should be 'int', 'float', 'decimal', 'date', 'timestamp', 'timestamptz', "
+        "'string' or 'bool' (got 'number')",
     ),
     (
         "unknown-field",

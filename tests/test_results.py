@@ -102,5 +102,7 @@ def test_a_query_returning_two_rows_for_one_entity_is_an_error():
             "trend": ["new", "new"],
         }
     )
-    with pytest.raises(featurekit.QueryError, match="more than one row for an entity; GROUP BY customer_id"):
+    with pytest.raises(
+        featurekit.QueryError, match=r"more than one row for customer_id .C00001.; GROUP BY customer_id"
+    ):
         typed(view, "customer_id", "string", ["C00001"], raw)

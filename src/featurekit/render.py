@@ -6,6 +6,7 @@ hashes that identify the template version and the exact text an engine will see.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import TextClause, bindparam, text
 
@@ -25,6 +26,8 @@ from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError
 
 # `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
+
+_AS_OF_TIME = re.compile(r":as_of_time\b")
 
 #: The range of a declared int (Athena and DuckDB BIGINT).
 INT64 = (-(2**63), 2**63 - 1)
@@ -124,17 +127,22 @@ class Renderer:
     def render(
         self,
         view: str,
-        ids: Iterable[Any],
+        ids: Iterable[Any] | CheckedIds,
         *,
-        as_of: dt.date | str | None = None,
+        as_of: dt.date | dt.datetime | str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> RenderedQuery:
+        """The query for `ids` (validated here, or already by `check_ids`)."""
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
-        values: dict[str, Any] = {"entity_ids": validate_ids(entity, ids), "as_of": parse_as_of(as_of)}
+        unique = ids.unique if isinstance(ids, CheckedIds) else validate_ids(entity, ids)
+        day, instant = parse_as_of_time(as_of)
+        values: dict[str, Any] = {"entity_ids": unique, "as_of": day}
+        sql = self.sql(view)
+        if _AS_OF_TIME.search(sql):  # only views that compare instants get one; the others see the whole day
+            values["as_of_time"] = instant
         values.update(bind_parameters(decl, params or {}))
         vt = self.catalog.view_templates[decl.name]
-        sql = self.sql(view)
         if self.dialect == "athena":  # only Athena reads partitions through a projection with a range
             today = dt.datetime.now(dt.timezone.utc).date()
             for name, days, times in self._windows[view]:
@@ -144,42 +152,119 @@ class Renderer:
         return RenderedQuery(decl.name, self.dialect, sql, MappingProxyType(values), vt.version, vt.tables)
 
 
-def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
-    """Check every ID against the entity's pattern; keep the first occurrence of each."""
+#: What a batch does with an ID that fails the entity's pattern: fail the whole call, or give that ID a null row.
+OnInvalid = Literal["error", "null"]
+
+
+@dataclass(frozen=True)
+class CheckedIds:
+    """A batch of IDs after validation: the rows asked for, in order, and the distinct valid IDs to query."""
+
+    #: One value per requested row, duplicates included: the ID as its key type, or as given when it is invalid.
+    requested: tuple[Any, ...]
+    #: The distinct valid IDs, first occurrence first: what the engine is asked for.
+    unique: tuple[Any, ...]
+    #: Row position -> why that ID was refused (only with on_invalid="null").
+    invalid: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error") -> CheckedIds:
+    """Check a batch of IDs against the entity's key type and pattern in one vectorised pass.
+
+    With on_invalid="error" the first bad ID raises InvalidEntityId; with "null" every bad ID is recorded
+    with its reason and the others go ahead. Duplicates are kept in `requested` and queried once.
+    """
+    if on_invalid not in ("error", "null"):
+        raise InputError("on_invalid", f"{on_invalid!r} is not one of error, null")
     if isinstance(ids, (str, int)):
         ids = [ids]
     elif isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):  # e.g. 42.0 or {"a": 1} from JSON
         raise InvalidEntityId(entity.name, ids, entity.pattern)
-    # ASCII: `\d` means 0-9 as in Athena's (Java) regexes, so look-alike digits (`C٠٠٠٤٢`, `C０００４２`) fail.
-    pattern = re.compile(entity.pattern, re.ASCII)
-    seen: dict[Any, None] = {}
-    for raw in ids:
-        value = raw
-        if entity.key_type == "int" and isinstance(raw, str) and re.fullmatch(r"[0-9]+", raw):
-            value = int(raw)
-        wanted = int if entity.key_type == "int" else str
-        if isinstance(value, bool) or not isinstance(value, wanted) or not pattern.fullmatch(str(value)):
-            raise InvalidEntityId(entity.name, raw, entity.pattern)
-        seen.setdefault(value, None)
-    if not seen:
+    given = list(ids)
+    if not given:
         raise InputError(f"{entity.name} id", "no IDs given")
-    return tuple(seen)
+    if entity.key_type == "int":
+        # A decimal digit string from a file or the CLI is an int ID; ASCII only, as Athena's `[0-9]` means.
+        values = [int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else v for v in given]
+        typed_ok = [isinstance(v, int) and not isinstance(v, bool) for v in values]
+    else:
+        values = given
+        typed_ok = [isinstance(v, str) for v in values]
+    texts = [str(v) if ok else "" for v, ok in zip(values, typed_ok, strict=True)]
+    matched = _fullmatch_all(entity.pattern, texts)
+    invalid: dict[int, str] = {}
+    for position, (ok, hit) in enumerate(zip(typed_ok, matched, strict=True)):
+        if ok and hit:
+            continue
+        if on_invalid == "error":
+            raise InvalidEntityId(entity.name, given[position], entity.pattern)
+        why = f"does not match the pattern {entity.pattern}" if ok else f"is not a {entity.key_type} ID"
+        invalid[position] = f"{entity.name} id {given[position]!r} {why}"
+    requested = tuple(given[i] if i in invalid else v for i, v in enumerate(values))
+    unique = tuple(dict.fromkeys(v for i, v in enumerate(values) if i not in invalid))
+    return CheckedIds(requested, unique, MappingProxyType(invalid))
+
+
+def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
+    """Check every ID against the entity's pattern; the distinct IDs, first occurrence first."""
+    return check_ids(entity, ids).unique
+
+
+def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
+    """Whether each text matches the whole pattern: one RE2 pass in Arrow, or Python's `re` where RE2 cannot."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        # `^(?:...)$` makes a substring search a full match; RE2's \d, \w are ASCII, as Athena's (Java) are.
+        found = pc.match_substring_regex(pa.array(texts, pa.string()), pattern=f"^(?:{pattern})$")
+        return found.to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):
+        # A pattern RE2 does not support (look-arounds), or text Arrow cannot hold (a lone surrogate).
+        compiled = re.compile(pattern, re.ASCII)
+        return [compiled.fullmatch(t) is not None for t in texts]
+
+
+#: An ISO timestamp with its offset (`Z` or `+02:00`); without one it would name no instant.
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})"
+)
 
 
 def parse_as_of(value: dt.date | str | None) -> dt.date:
-    """`as_of` as a date: a date, an ISO 'YYYY-MM-DD' string, or None for today (UTC)."""
+    """`as_of` as a date: the day itself, or the UTC day of a timestamp (see `parse_as_of_time`)."""
+    return parse_as_of_time(value)[0]
+
+
+def parse_as_of_time(value: dt.date | dt.datetime | str | None) -> tuple[dt.date, dt.datetime]:
+    """`as_of` as (UTC day, latest instant included, naive UTC): what views bind as `:as_of` and `:as_of_time`.
+
+    A date (or 'YYYY-MM-DD', or None for today in UTC) includes its whole day: the instant is its last
+    microsecond. A timezone-aware timestamp (or an ISO string with `Z`/an offset) is that instant in UTC.
+    A naive datetime names no instant (whose 10:00?), so it is an error, never a silent truncation.
+    """
     if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
+        value = dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            with contextlib.suppress(ValueError):  # e.g. 2026-13-01: refused below, with the others
+                value = dt.date.fromisoformat(text)
+        elif _ISO_TIME.fullmatch(text):
+            with contextlib.suppress(ValueError):
+                value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+", text):
+            raise InputError("as_of", f"{value!r} has no UTC offset; add one (2026-06-30T10:00:00+02:00 or ...Z)")
     if isinstance(value, dt.datetime):
-        return value.date()
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InputError(
+                "as_of", f"{value.isoformat()!r} is a naive datetime; pass a date or a timezone-aware timestamp"
+            )
+        instant = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return instant.date(), instant
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise InputError("as_of", f"{value!r} is not a date in YYYY-MM-DD form")
+        return value, dt.datetime.combine(value, dt.time.max)
+    raise InputError("as_of", f"{value!r} is not a date in YYYY-MM-DD form or a timestamp with an offset")
 
 
 def bind_parameters(view: View, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import html
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "decimal": pa.decimal128(38, 9),
     "date": pa.date32(),
     "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
     "string": pa.string(),
     "bool": pa.bool_(),
 }
@@ -43,40 +44,105 @@ def arrow_schema(view: View, key: str, key_type: str) -> pa.Schema:
     return pa.schema([key_field] + [pa.field(f.name, ARROW_TYPES[f.type]) for f in view.features])
 
 
-def typed(view: View, key: str, key_type: str, ids: Sequence[Any], result: pa.Table) -> pa.Table:
-    """One typed row per requested ID, in order; IDs missing from `result` get declared defaults."""
+def typed(
+    view: View, key: str, key_type: str, ids: Sequence[Any], result: pa.Table, query_id: str | None = None
+) -> pa.Table:
+    """One typed row per requested ID, in order; IDs missing from `result` get declared defaults.
+
+    The result is checked against the request first: a NULL key, a key of the wrong type, a key nobody asked
+    for (a CHAR-padded 'C00042  ' is not 'C00042'), two rows for one key, or a value of the wrong type for
+    a feature (a boolean for a float) is a QueryError naming the view, the query ID and the key. So a
+    default only ever stands for an entity the query genuinely found no rows for.
+    """
     schema = arrow_schema(view, key, key_type)
     missing = [name for name in schema.names if name not in result.column_names]
     if missing:
-        raise QueryError(f"view {view.name!r}: the query did not return the declared column(s) {', '.join(missing)}")
-    try:
-        found_keys = result[key].cast(schema.field(key).type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise QueryError(f"view {view.name!r}: key column {key!r} is {result[key].type}: {exc}") from None
+        raise QueryError(
+            f"view {view.name!r}: the query did not return the declared column(s) {', '.join(missing)}",
+            query_id=query_id,
+        )
+    found_keys = _plain(result[key])
+    wanted_type = schema.field(key).type
+    if not (pa.types.is_null(found_keys.type) or _fits(key_type, found_keys.type)):
+        raise QueryError(
+            f"view {view.name!r}: key column {key!r} is {found_keys.type}, the entity key is {key_type}",
+            query_id=query_id,
+        )
+    found_keys = found_keys.cast(wanted_type)
+    if found_keys.null_count:
+        raise QueryError(f"view {view.name!r} returned a row with a NULL {key}", query_id=query_id)
+    keys = pa.array(ids, wanted_type)
+    unasked = pc.filter(found_keys, pc.invert(pc.is_in(found_keys, value_set=keys)))
+    if len(unasked):
+        value = unasked[0].as_py()
+        hint = (
+            " (padded: a CHAR column? trim it or cast it to varchar)"
+            if str(value).strip() in set(map(str, ids))
+            else ""
+        )
+        raise QueryError(
+            f"view {view.name!r} returned {key} {value!r}, which was not requested{hint}", query_id=query_id
+        )
     if pc.count_distinct(found_keys).as_py() != result.num_rows:
-        raise QueryError(f"view {view.name!r} returned more than one row for an entity; GROUP BY {key}")
-    keys = pa.array(ids, schema.field(key).type)
+        counts = pc.value_counts(found_keys.combine_chunks())
+        twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))[0].as_py()
+        raise QueryError(
+            f"view {view.name!r} returned more than one row for {key} {twice!r}; GROUP BY {key}", query_id=query_id
+        )
     # Position of each requested ID in the result (null where it has no row): one vectorised pass,
     # and take() returns the rows in the order asked, with nulls for the IDs the query did not return.
     positions = pc.index_in(keys, value_set=found_keys.combine_chunks())
     present = pc.is_valid(positions)
     picked = result.select([f.name for f in view.features]).take(positions)
-    columns = [keys] + [_with_default(f, picked[f.name], present) for f in view.features]
+    columns = [keys] + [_with_default(view, f, picked[f.name], present, query_id) for f in view.features]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _with_default(feature: Feature, column: pa.ChunkedArray, present: pa.ChunkedArray) -> pa.ChunkedArray:
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded column (a DuckDB ENUM) as its values."""
+    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
+#: Which Arrow types a declared type accepts from an engine: the same kind, or an exact numeric widening.
+_ACCEPTS: dict[str, Callable[[pa.DataType], bool]] = {
+    # DuckDB's SUM of integers is a HUGEINT, which Arrow holds as decimal(38, 0): whole numbers, cast checked.
+    "int": lambda t: pa.types.is_integer(t) or (pa.types.is_decimal(t) and t.scale == 0),
+    "float": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t),
+    "decimal": lambda t: pa.types.is_decimal(t) or pa.types.is_integer(t),
+    "date": pa.types.is_date32,
+    "timestamp": lambda t: pa.types.is_timestamp(t) and t.tz is None,
+    # A zone-less engine timestamp (Athena's TIMESTAMP) is UTC by convention; a zoned one is converted to UTC.
+    "timestamptz": pa.types.is_timestamp,
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "bool": pa.types.is_boolean,
+}
+
+
+def _fits(declared: str, returned: pa.DataType) -> bool:
+    return _ACCEPTS[declared](returned)
+
+
+def _with_default(
+    view: View, feature: Feature, column: pa.ChunkedArray, present: pa.ChunkedArray, query_id: str | None
+) -> pa.ChunkedArray:
     target = ARROW_TYPES[feature.type]
+    column = _plain(column)
+    problem = None if pa.types.is_null(column.type) or _fits(feature.type, column.type) else "the wrong type"
     try:
-        if pa.types.is_decimal(column.type) and pa.types.is_floating(target):
+        if problem is None and pa.types.is_decimal(column.type) and pa.types.is_floating(target):
             # Arrow scales the unscaled integer by 10**-scale (24.15 -> 24.150000000000002); parsing the
             # decimal's exact text gives the nearest double, the value a reader expects.
             column = column.cast(pa.string())
-        column = column.cast(target)
+        if problem is None:
+            column = column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        problem = str(exc)
+    if problem is not None:
         raise QueryError(
-            f"feature {feature.name!r} is declared {feature.type} but the query returned {column.type}: {exc}"
-        ) from None
+            f"view {view.name!r}: feature {feature.name!r} is declared {feature.type} but the query returned "
+            f"{column.type} ({problem})",
+            query_id=query_id,
+        )
     if feature.default is None:
         return column
     default = pa.scalar(feature.default, target)
@@ -96,6 +162,13 @@ class Provenance:
     queries: tuple[QueryStats, ...] = ()
     cache_hits: int = 0
     elapsed_ms: float = 0.0
+    #: The latest instant the lookup included (naive UTC): the end of the `as_of` day, or the timestamp given.
+    as_of_time: dt.datetime | None = None
+    #: When the lookup ran (UTC).
+    ran_at: dt.datetime | None = None
+    #: The queries returned no row for any requested ID: the window matched no data (as_of after the data
+    #: ends, before it starts, or a missing partition), so every row holds declared defaults.
+    no_data: bool = False
 
     @property
     def queries_run(self) -> int:
@@ -118,6 +191,9 @@ class Provenance:
             "template_version": self.template_version,
             "sql_hash": self.sql_hash,
             "as_of": self.as_of.isoformat(),
+            "as_of_time": self.as_of_time.isoformat() + "Z" if self.as_of_time else None,
+            "ran_at": self.ran_at.isoformat() if self.ran_at else None,
+            "no_data": self.no_data,
             "parameters": dict(self.parameters),
             "queries_run": self.queries_run,
             "cache_hits": self.cache_hits,
@@ -145,13 +221,15 @@ class FeatureFrame:
     key: str
     table: pa.Table = field(repr=False)
     provenance: Provenance = field(repr=False)
+    #: Row position -> why its ID was refused (get(..., on_invalid="null")); such a row's features are null.
+    invalid: Mapping[int, str] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return self.table.num_rows
 
     def __iter__(self) -> Iterator[FeatureRow]:
-        for values in self.table.to_pylist():
-            yield FeatureRow(self.view, self.key, values, self.provenance)
+        for n, values in enumerate(self.table.to_pylist()):
+            yield FeatureRow(self.view, self.key, values, self.provenance, self.invalid.get(n))
 
     def __getitem__(self, entity_id: Any) -> FeatureRow:
         for row in self:
@@ -179,7 +257,10 @@ class FeatureFrame:
 
     def to_json(self) -> dict[str, Any]:
         rows = [{k: jsonable(v) for k, v in row.items()} for row in self.table.to_pylist()]
-        return {"view": self.view.name, "rows": rows, "provenance": self.provenance.to_dict()}
+        shown: dict[str, Any] = {"view": self.view.name, "rows": rows, "provenance": self.provenance.to_dict()}
+        if self.invalid:
+            shown["invalid"] = [{"row": n, "reason": why} for n, why in sorted(self.invalid.items())]
+        return shown
 
     def __repr__(self) -> str:
         p = self.provenance
@@ -212,8 +293,12 @@ class FeatureFrame:
 class FeatureRow(Mapping[str, Any]):
     """Features of one entity: a read-only mapping from feature name to typed value."""
 
-    def __init__(self, view: View, key: str, values: Mapping[str, Any], provenance: Provenance) -> None:
+    def __init__(
+        self, view: View, key: str, values: Mapping[str, Any], provenance: Provenance, invalid: str | None = None
+    ) -> None:
         self.view, self.key, self.provenance = view, key, provenance
+        #: Why this entity's ID was refused (on_invalid="null"); None for a looked-up entity.
+        self.invalid = invalid
         self.entity_id = values[key]
         self._values = {f.name: values[f.name] for f in view.features}
 

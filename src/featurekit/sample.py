@@ -80,6 +80,10 @@ def write_sample(
 ) -> SampleSummary:
     """Write `out/orders/dt=YYYY-MM-DD/part-0.{json,parquet}` for the `days` days ending at `as_of` (today, UTC).
 
+    Also `out/customer_daily/dt=YYYY-MM-DD/part-0.json`: a daily feature table, one snapshot per customer per day
+    with orders (running totals), stamped `updated_at` at 23:30 Central European Summer Time (+02:00), so the
+    latest-row view and the `timestamptz` type have data with offsets to read.
+
     Replaces whatever sample was in `out/orders` before; `progress(rows_done, rows_total)` is called per chunk.
     """
     _check_count("customers", customers, 1, MAX_CUSTOMERS)
@@ -102,6 +106,7 @@ def write_sample(
     rows = _draw(np.random.Generator(np.random.PCG64(seed)), customers, orders, days)
     folder = _fresh_folder(Path(out) / "orders")
     files = _write(folder, rows, customers, first_day, fmt, progress)
+    _write_daily(_fresh_folder(Path(out) / DAILY_TABLE), rows, customers, first_day)
     present = int(np.count_nonzero(np.bincount(rows.customer, minlength=customers)))
     return SampleSummary(folder, present, orders, files, first_day, as_of, fmt)
 
@@ -262,3 +267,55 @@ def _json_lines(table: pa.Table, cents: np.ndarray) -> memoryview:
     # The lines sit back to back in the string array's data buffer: write that slice instead of copying per row.
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+DAILY_TABLE = "customer_daily"
+#: When a daily snapshot is stamped: 23:30 local time at a +02:00 offset, i.e. 21:30 UTC the same day.
+DAILY_STAMP = "T23:30:00+02:00"
+
+
+def _write_daily(folder: Path, rows: _Rows, customers: int, first_day: datetime.date) -> None:
+    """Running order count and spend per customer, one JSON line per (customer, day with orders)."""
+    if rows.day.size == 0:
+        return
+    key = rows.customer.astype(np.int64) * (int(rows.day.max()) + 1) + rows.day  # by customer, then day
+    order = np.argsort(key, kind="stable")
+    sorted_key, cents = key[order], rows.cents[order]
+    last = np.flatnonzero(np.append(sorted_key[1:] != sorted_key[:-1], True))  # the last order of each group
+    customer, day = rows.customer[order][last], rows.day[order][last]
+    first_of_customer = np.flatnonzero(np.insert(customer[1:] != customer[:-1], 0, True))
+    running_cents, running_orders = np.cumsum(cents)[last], last + 1
+    base = np.repeat(
+        np.insert(running_cents, 0, 0)[first_of_customer], np.diff(np.append(first_of_customer, last.size))
+    )
+    base_n = np.repeat(
+        np.insert(running_orders, 0, 0)[first_of_customer], np.diff(np.append(first_of_customer, last.size))
+    )
+    spend_cents, count = running_cents - base, running_orders - base_n
+    by_day = np.argsort(day, kind="stable")
+    names = pc.binary_join_element_wise("C", pc.utf8_lpad(pa.array(customer[by_day] + 1).cast(pa.string()), 5, "0"), "")
+    cents_sorted = spend_cents[by_day]
+    money = pc.binary_join_element_wise(
+        pa.array(cents_sorted // 100).cast(pa.string()),
+        pc.utf8_lpad(pa.array(cents_sorted % 100).cast(pa.string()), 2, "0"),
+        ".",
+    )
+    days_sorted = day[by_day]
+    dates = [(first_day + datetime.timedelta(days=int(d))).isoformat() for d in range(int(days_sorted.max()) + 1)]
+    lines = pc.binary_join_element_wise(
+        '{"customer_id":"',
+        names,
+        '","orders_to_date":',
+        pa.array(count[by_day]).cast(pa.string()),
+        ',"spend_to_date":',
+        money,
+        ',"updated_at":"',
+        pa.array(dates).take(pa.array(days_sorted)),
+        DAILY_STAMP + '"}\n',
+        "",
+    ).to_pylist()
+    bounds = np.flatnonzero(np.append(np.insert(days_sorted[1:] != days_sorted[:-1], 0, True), True))
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        part = folder / f"dt={dates[int(days_sorted[a])]}"
+        part.mkdir()
+        (part / "part-0.json").write_text("".join(lines[a:b]))

@@ -11,6 +11,7 @@ It wires the stages together: catalog → render → engine → cache → typed 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
@@ -23,6 +24,7 @@ from . import batch
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
 from .catalog.loader import ENGINES, Catalog
+from .engines import identity
 from .engines.base import Engine, QueryStats, athena_cost
 from .engines.duckdb import DuckDBEngine
 from .engines.estimate import ScanEstimate, check_budget
@@ -30,7 +32,7 @@ from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
-from .render import RenderedQuery, Renderer, parse_as_of
+from .render import INT64, CheckedIds, OnInvalid, RenderedQuery, Renderer, check_ids, parse_as_of
 from .report import ENV_QUERY_LOG, Lookup, QueryLog, WorkloadReport
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
@@ -206,10 +208,16 @@ class FeatureStore:
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
+        on_invalid: OnInvalid = "error",
     ) -> Any:
         """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
         frame = self.get_frame(
-            view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params, use_cache=use_cache
+            view,
+            [ids] if isinstance(ids, (str, int)) else ids,
+            as_of=as_of,
+            params=params,
+            use_cache=use_cache,
+            on_invalid=on_invalid,
         )
         if isinstance(ids, (str, int)):
             return next(iter(frame))
@@ -224,16 +232,21 @@ class FeatureStore:
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
         progress: batch.Progress | bool | None = None,
+        on_invalid: OnInvalid = "error",
     ) -> FeatureFrame:
-        """Features of many entities as a FeatureFrame.
+        """Features of many entities as a FeatureFrame: one row per ID given, in order, duplicates included.
 
         The IDs the cache misses are split into chunks that run in parallel; `progress` is a callback
         `(entities done, total)` after each chunk, or True for a rich progress bar (terminal or Jupyter).
-        Each call, success or failure, is one record in `session_lookups` (and in the query log).
+        `on_invalid="null"` gives an ID that fails the entity's pattern a null row with its reason
+        (`frame.invalid`) instead of failing the whole batch. Each call, success or failure, is one record in
+        `session_lookups` (and in the query log).
         """
         start = time.perf_counter()
         try:
-            frame = self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress)
+            frame = self._get_frame(
+                view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress, on_invalid=on_invalid
+            )
         except FeaturekitError as exc:
             entities = len(ids) if isinstance(ids, Sized) and not isinstance(ids, (str, bytes)) else 1
             self._record(
@@ -270,15 +283,20 @@ class FeatureStore:
         params: Mapping[str, Any] | None,
         use_cache: bool,
         progress: batch.Progress | bool | None,
+        on_invalid: OnInvalid,
     ) -> FeatureFrame:
         if progress is True:
             with batch.rich_progress(f"{view}: querying", min_entities=1) as bar:
-                return self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
+                return self._get_frame(
+                    view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar, on_invalid=on_invalid
+                )
         report = progress or None
         start = time.perf_counter()
-        query = self.render(view, ids, as_of=as_of, params=params)
+        ran_at = dt.datetime.now(dt.timezone.utc)
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
+        checked = check_ids(entity, ids, on_invalid)
+        query = self._renderer.render(view, checked, as_of=as_of, params=params)
         self.engine.prepare(self.catalog.table(t) for t in query.tables)
         schema = arrow_schema(decl, entity.key, entity.key_type)
         queries: list[QueryStats] = []
@@ -297,13 +315,16 @@ class FeatureStore:
                 queries.append(stats)
                 self.session_queries.append(stats)
             tables = [
-                typed(decl, entity.key, entity.key_type, c, r) for c, (r, _) in zip(plan.chunks, results, strict=True)
+                typed(decl, entity.key, entity.key_type, c, r, s.query_id)
+                for c, (r, s) in zip(plan.chunks, results, strict=True)
             ]
             return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
         ids_in_order = query.entity_ids
         hits = 0
-        if self.cache is not None and use_cache:
+        if not ids_in_order:  # every ID was invalid (on_invalid="null"): nothing to ask the engine
+            table = schema.empty_table()
+        elif self.cache is not None and use_cache:
             prefix = self._cache_prefix(query)
 
             def fetch(missing: list[Hashable]) -> Fetched:
@@ -321,18 +342,24 @@ class FeatureStore:
             table = batch.assemble([refs[i] for i in ids_in_order])
         else:
             table = run(ids_in_order)
+        table = _as_requested(table, checked, schema)
         provenance = Provenance(
             engine=self.engine.name,
             view=decl.name,
             template_version=query.template_version,
             sql_hash=query.sql_hash,
             as_of=query.params["as_of"],
-            parameters={k: v for k, v in query.params.items() if k not in ("entity_ids", "as_of")},
+            parameters={k: v for k, v in query.params.items() if k not in ("entity_ids", "as_of", "as_of_time")},
+            # Views without :as_of_time filter by day: what they included ends with the as_of day.
+            as_of_time=query.params.get("as_of_time", dt.datetime.combine(query.params["as_of"], dt.time.max)),
+            ran_at=ran_at,
+            # Every query this lookup ran returned no row at all: the window matched no data for any ID asked.
+            no_data=bool(queries) and hits == 0 and all(q.rows == 0 for q in queries),
             queries=tuple(queries),
             cache_hits=hits,
             elapsed_ms=(time.perf_counter() - start) * 1000,
         )
-        return FeatureFrame(decl, entity.key, table, provenance)
+        return FeatureFrame(decl, entity.key, table, provenance, checked.invalid)
 
     def _plan(self, query: RenderedQuery, ids: Sequence[Any]) -> batch.BatchPlan:
         """How `ids` are split into queries on this engine; the dry run shows the same plan `get` runs."""
@@ -346,8 +373,14 @@ class FeatureStore:
         )
 
     def _cache_prefix(self, query: RenderedQuery) -> tuple[Hashable, ...]:
+        """Everything that decides a row besides the entity ID: the exact SQL this engine runs (qualified table
+        names included), the view's declaration (template version), where the engine reads and what is there now
+        (local files: names, sizes, times), and every bound value, `as_of` included. Computed once per lookup."""
         params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
-        return (self.engine.name, query.view, query.template_version, params)
+        tables = [self.catalog.table(t) for t in query.tables]
+        decides = (query.template_version, query.sql, identity.where(self.engine, tables), params)
+        # One digest, not the nested tuple: a tuple's hash is not cached, and the key is hashed once per entity.
+        return (query.view, hashlib.sha256(repr(decides).encode()).hexdigest())
 
     def prompt(
         self,
@@ -366,7 +399,7 @@ class FeatureStore:
         for view_name in decl.views:
             view = self.catalog.view(view_name)
             mine = {p.name: given[p.name] for p in view.parameters if p.name in given}
-            rows[view_name] = self.get(view_name, entity_id, as_of=day, params=mine, use_cache=use_cache)
+            rows[view_name] = self.get(view_name, entity_id, as_of=as_of, params=mine, use_cache=use_cache)
         declared = {p.name for v in decl.views for p in self.catalog.view(v).parameters}
         for name in given:
             if name not in declared:
@@ -394,3 +427,20 @@ class FeatureStore:
         chosen = get_provider(provider) if isinstance(provider, str) else provider
         cache = self.note_cache if use_cache else None
         return write_note(rendered, chosen, grounding=grounding, cache=cache)
+
+
+def _as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.Table:
+    """The rows of the distinct IDs (`checked.unique`, in order) as one row per requested ID: a duplicate
+    repeats its row, an invalid ID gets a null row keyed by the ID as given (null if it is not of the key type)."""
+    if not checked.invalid and len(checked.requested) == len(checked.unique):
+        return table
+    position = {entity_id: n for n, entity_id in enumerate(checked.unique)}
+    rows = [None if n in checked.invalid else position[v] for n, v in enumerate(checked.requested)]
+    out = table.take(pa.array(rows, pa.int64()))
+    if not checked.invalid:
+        return out
+    key_type = schema.field(0).type
+    wanted = str if pa.types.is_string(key_type) else int
+    fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
+    keys = [v if fits(v) else None for v in checked.requested]
+    return out.set_column(0, schema.field(0).with_nullable(True), pa.array(keys, key_type))

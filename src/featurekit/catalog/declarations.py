@@ -16,11 +16,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
-FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "string", "bool"]
+FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "timestamptz", "string", "bool"]
 ParameterType = Literal["int", "float", "date", "string", "bool"]
 Scalar = bool | int | float | str | dt.date | None
 #: Binds every view has without declaring them (catalog.BUILTIN_BINDS); no parameter may take their names.
-RESERVED_BINDS = ("entity_ids", "as_of")
+RESERVED_BINDS = ("entity_ids", "as_of", "as_of_time")
 
 _strict = ConfigDict(extra="forbid")
 
@@ -43,6 +43,7 @@ PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "decimal": (Decimal, float, int),
     "date": (dt.date,),
     "timestamp": (dt.datetime,),
+    "timestamptz": (dt.datetime,),
     "string": (str,),
     "bool": (bool,),
 }

@@ -38,6 +38,7 @@ ACCEPTS = {
     "decimal": {"decimal", "int"},
     "date": {"date"},
     "timestamp": {"timestamp", "date"},
+    "timestamptz": {"timestamp", "date"},
     "string": {"string"},
     "bool": {"bool"},
 }

@@ -33,7 +33,7 @@ ENV_CATALOG = "FEATUREKIT_CATALOG"
 #: The engines a profile can name; each may have an override file `<view>.<engine>.sql`.
 ENGINES = ("duckdb", "athena", "trino")
 #: Binds every view template may use without declaring them.
-BUILTIN_BINDS = ("entity_ids", "as_of")
+BUILTIN_BINDS = ("entity_ids", "as_of", "as_of_time")
 
 
 @dataclass(frozen=True)

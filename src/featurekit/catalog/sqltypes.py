@@ -28,6 +28,7 @@ ATHENA_TYPES = {
     "decimal": "DECIMAL(38, 9)",
     "date": "DATE",
     "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMP",  # Athena reads a zoned column (Hive DDL) as the UTC instant: a TIMESTAMP
     "string": "VARCHAR",
     "bool": "BOOLEAN",
 }

@@ -155,10 +155,19 @@ def get(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would run and where (engine, SQL, values); run nothing.")
     ] = False,
+    on_invalid: Annotated[
+        str,
+        typer.Option("--on-invalid", help="An ID failing the entity pattern: error (stop) or null (a null row)."),
+    ] = "error",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when the window matched no data for any ID (all defaults).")
+    ] = False,
 ) -> None:
-    """Get features for one or more entities (a progress bar shows for large batches on a terminal)."""
+    """Get features for one or more entities, one row per ID (a progress bar shows for large batches on a terminal)."""
     if format not in ("table", "json", "csv"):
         raise InputError("--format", f"{format!r} is not one of table, json, csv")
+    if on_invalid not in ("error", "null"):
+        raise InputError("--on-invalid", f"{on_invalid!r} is not one of error, null")
     wanted = _read_ids(ids, ids_from)
     settings = {"cache_dir": cache_dir, "chunk_size": chunk_size, "max_concurrency": max_concurrency}
     if dry_run:
@@ -181,9 +190,23 @@ def get(
             params=_params(param),
             use_cache=not no_cache,
             progress=bar if err.is_terminal else None,
+            on_invalid="null" if on_invalid == "null" else "error",
         )
         if store.cache is not None and store.cache.path is not None and format == "table":
             err.print(f"cache ({store.cache.path}): {store.cache.stats()}", markup=False)
+    if frame.invalid:
+        first = min(frame.invalid)
+        err.print(
+            f"warning: {len(frame.invalid):,} of {len(frame):,} IDs were refused and got a null row; "
+            f"first, row {first + 1}: {frame.invalid[first]}",
+            markup=False,
+        )
+    if frame.provenance.no_data:
+        err.print(
+            f"warning: no data in the window of view {view} as of {frame.provenance.as_of}: "
+            f"no row for any of the {len(frame):,} IDs, every value is a declared default",
+            markup=False,
+        )
     if format == "json":
         out.print(json.dumps(frame.to_json(), indent=2), markup=False)
     elif format == "csv":
@@ -195,6 +218,8 @@ def get(
         out.print(buffer.getvalue().rstrip(), markup=False)
     else:
         print_frame(frame)
+    if strict and frame.provenance.no_data:
+        raise typer.Exit(1)
 
 
 @app.command()

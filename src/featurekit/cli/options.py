@@ -24,7 +24,13 @@ CatalogOpt = Annotated[
 ]
 DataOpt = Annotated[Path | None, typer.Option("--data", envvar=ENV_DATA, help="Data folder the local tables live in.")]
 
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Point-in-time date YYYY-MM-DD (default: today, UTC).")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="A date YYYY-MM-DD (the whole day) or a timestamp with offset, 2026-06-30T10:00Z (default: today).",
+    ),
+]
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option("--cache-dir", envvar=ENV_CACHE_DIR, help="Keep featurekit's cache on disk in this folder."),

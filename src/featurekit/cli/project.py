@@ -41,10 +41,15 @@ def cache_stats(
         stats = cache.stats()
     finally:
         cache.close()
+    from ..engines.identity import KEY_PARTS
+
     if format == "json":
-        out.print(json.dumps(stats.to_dict(), indent=2), markup=False)
+        shown = {**stats.to_dict(), "ttl_seconds": cache.ttl, "key_depends_on": list(KEY_PARTS)}
+        out.print(json.dumps(shown, indent=2), markup=False)
     else:
         out.print(f"cache {cache.path}: {stats}", markup=False)
+        out.print(f"entries expire {cache.ttl:g} s after they are written; a key depends on:", markup=False)
+        out.print("\n".join(f"  - {part}" for part in KEY_PARTS), markup=False)
 
 
 @cache_app.command("clear")

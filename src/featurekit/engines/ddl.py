@@ -24,6 +24,7 @@ HIVE_TYPES = {
     "decimal": "DECIMAL(38,9)",
     "date": "DATE",
     "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMP",  # Hive has no zoned type: Athena reads the instant as a UTC TIMESTAMP
     "string": "STRING",
     "bool": "BOOLEAN",
 }

@@ -34,6 +34,7 @@ DUCKDB_TYPES = {
     "decimal": "DECIMAL(38, 9)",
     "date": "DATE",
     "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ",  # an offset in the data is kept: the value is the instant, shown in UTC
     "string": "VARCHAR",
     "bool": "BOOLEAN",
 }
@@ -80,6 +81,8 @@ class DuckDBEngine:
         # ipywidgets DuckDB refuses to touch the setting; nothing prints there.
         with contextlib.suppress(duckdb.Error):
             self._root.execute("SET enable_progress_bar = false")
+        # TIMESTAMPTZ values compare with naive binds (:as_of_time, UTC) and come back in the session zone: make it UTC.
+        self._root.execute("SET TimeZone = 'UTC'")
         self.sa = sa.create_engine(
             "duckdb:///:memory:",
             creator=lambda: ConnectionWrapper(self._root.cursor()),
