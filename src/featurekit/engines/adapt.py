@@ -78,7 +78,7 @@ def _is_integer(node: exp.Expr) -> bool:
 
 
 #: Trino's avg(decimal(p, s)): sum / count in exact arithmetic, rounded half up (away from zero), as
-#: decimal(p, s) (Trino DecimalAverageAggregation; docs "Aggregate functions": same type as the input).
+#: decimal(p, s) (trinodb/trino DecimalAverageAggregation.java: `divideRoundUp`, or ROUND_HALF_UP on overflow).
 #: DuckDB averages decimals as DOUBLE, so the adapter spells it out in integers of the last digit.
 _AVG = (
     "CAST(CAST(CASE WHEN SUM(__x) < 0 THEN -1 ELSE 1 END"
