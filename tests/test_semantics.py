@@ -95,3 +95,13 @@ def test_a_malformed_order_date_is_skipped_not_fatal(tmp_path):
         ("trend", trend, spend_trend(orders, AS_OF)),
     ):
         assert {cid: {k: rows[cid][k] for k in want} for cid, want in expected.items()} == expected, view
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_double_cast_to_decimal_rounds_its_shortest_text_half_up(seed):
+    """Trino: BigDecimal.valueOf(x).setScale(s, HALF_UP), so 0.285 -> 0.29 where DuckDB's own cast gives 0.28."""
+    rng = random.Random(seed)
+    values = [rng.randint(-(10**6), 10**6) / 1000 for _ in range(200)] + [0.285, 1.005, 2.675, -0.125, 0.1 + 0.2]
+    rows = ", ".join(f"(CAST({v!r} AS DOUBLE))" for v in values)
+    got = [r[0] for r in run(f"SELECT CAST(x AS DECIMAL(12, 2)) FROM (VALUES {rows}) AS t(x)")]
+    assert got == [Decimal(repr(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for v in values]
