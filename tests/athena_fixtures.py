@@ -31,18 +31,24 @@ import pytest
 REGION = "us-east-1"
 BUCKET = "featurekit-results"
 STAGING = f"s3://{BUCKET}/athena/"
-#: The result shape of the shipped customer_orders view, as Athena reports it, and one row of it.
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("order_count", "bigint"),
-    ("total_spend", "double"),
-    ("avg_order", "double"),
-    ("last_order", "date"),
-    ("refund_rate", "double"),
-    ("top_category", "varchar"),
-    ("days_since_last_order", "bigint"),
-]
-C42 = ("C00042", 3, 412.5, 137.5, "2024-04-20", 0.333, "books", 11)
+
+
+def athena_columns(view: str) -> list[tuple[str, str]]:
+    """A shipped view's result columns with the types Athena returns for them (`decimal(12,2)`, not `double`).
+
+    Inferred statically from the catalog, as `featurekit validate` does: moto runs no SQL, so this is what
+    keeps the injected results honest.
+    """
+    from featurekit.catalog.lint import athena_types
+    from featurekit.catalog.loader import load
+
+    return list(athena_types(load(), view).items())
+
+
+#: The result shape of the shipped customer_orders view, as Athena reports it, and one row of it
+#: (decimals written with their scale, as Athena's result CSV has them).
+COLUMNS = athena_columns("customer_orders")
+C42 = ("C00042", 3, "412.50", "137.50", "2024-04-20", 0.333, "books", 11)
 DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -173,16 +179,21 @@ def _handler(state: ProxyState) -> type[BaseHTTPRequestHandler]:
 
 
 def column(name: str, type_: str) -> dict[str, Any]:
-    """One ColumnInfo as Athena (and PyAthena) expect it; moto echoes it back verbatim."""
+    """One ColumnInfo as Athena (and PyAthena) expect it; moto echoes it back verbatim.
+
+    Athena reports `decimal(12,2)` as Type `decimal` with Precision 12 and Scale 2.
+    """
+    base, _, args = type_.partition("(")
+    precision, _, scale = args.rstrip(")").partition(",")
     return {
         "CatalogName": "hive",
         "SchemaName": "",
         "TableName": "",
         "Name": name,
         "Label": name,
-        "Type": type_,
-        "Precision": 0,
-        "Scale": 0,
+        "Type": base,
+        "Precision": int(precision or 0),
+        "Scale": int(scale or 0),
         "Nullable": "UNKNOWN",
         "CaseSensitive": True,
     }

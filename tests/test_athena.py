@@ -24,7 +24,7 @@ from featurekit.engines.base import athena_cost
 from featurekit.errors import ConfigError, NotFoundError, QueryError, QueryThrottled, QueryTimeout
 from tests.athena_fixtures import C42, COLUMNS, REGION, STAGING, AthenaFake
 
-C43 = ("C00043", 1, 20.0, 20.0, "2024-03-01", 0.0, "toys", 61)
+C43 = ("C00043", 1, "20.00", "20.00", "2024-03-01", 0.0, "toys", 61)
 AS_OF = "2024-05-01"
 
 
@@ -140,7 +140,7 @@ def test_second_identical_lookup_makes_zero_aws_calls(athena_fake: AthenaFake, a
 def test_different_ids_and_parameters_never_share_a_result(athena_fake: AthenaFake, athena_store: Any) -> None:
     athena_fake.inject(COLUMNS, C42)
     athena_fake.inject(COLUMNS, C43)
-    athena_fake.inject(COLUMNS, ("C00042", 1, 9.0, 9.0, "2024-04-30", 0.0, "food", 1))
+    athena_fake.inject(COLUMNS, ("C00042", 1, "9.00", "9.00", "2024-04-30", 0.0, "food", 1))
     a = athena_store.get("customer_orders", "C00042", as_of=AS_OF)
     b = athena_store.get("customer_orders", "C00043", as_of=AS_OF)
     c = athena_store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": 7})

@@ -119,3 +119,24 @@ def test_a_broken_table_file_gives_no_second_error_for_its_views(tmp_path, cli):
     assert code != 0
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "tables/orders.yaml" in lines[0], lines
+
+
+def test_a_construct_only_the_table_declarations_type_is_named(tmp_path):
+    """avg() of a DECIMAL column, `/` of BIGINT columns: the adapter cannot see these types, validate can."""
+    folder = broken(tmp_path, "tables/orders.yaml", "{name: amount, type: float", "{name: amount, type: decimal")
+    table = (folder / "tables/orders.yaml").read_text()
+    (folder / "tables/orders.yaml").write_text(table.replace("columns:\n", "columns:\n  - {name: qty, type: int}\n", 1))
+    sql = folder / "views/spend_trend.sql"
+    sql.write_text(
+        sql.read_text().replace(
+            "    round(recent, 2) AS recent_spend,",
+            '    round(recent, 2) AS recent_spend, (SELECT avg(amount) FROM "orders") AS a, '
+            '(SELECT max(qty) / min(qty) FROM "orders") AS d,',
+        )
+    )
+    found = [str(p).replace(f"{folder}/", "") for p in lint(loader.load(folder))]
+    tail = " on Athena, but DuckDB cannot tell from the SQL alone; CAST the table column to its type where it is read"
+    assert found == [
+        "views/spend_trend.sql:19: AVG(orders.amount) is DECIMAL(38, 9)" + tail,
+        "views/spend_trend.sql:19: MAX(orders.qty) / MIN(orders.qty) is BIGINT" + tail,
+    ]

@@ -7,13 +7,19 @@ tests/oracle.py), never taken from DuckDB.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
 
+import featurekit
 from featurekit.engines import adapt
+from featurekit.sample import write_sample
+
+from .conftest import AS_OF
+from .oracle import customer_orders, read_orders, spend_trend
 
 
 def run(athena_sql: str, **binds: object) -> list[tuple[object, ...]]:
@@ -68,3 +74,34 @@ def test_date_add_on_a_date_stays_a_date():
 def test_double_rounding_is_half_away_from_zero_like_trino():
     # Trino: Math.round(x * 10^n) / 10^n; 0.0625 * 1000 = 62.5 exactly, so 0.063.
     assert run("SELECT round(CAST(1 AS DOUBLE) / 16, 3), round(2.5e0)") == [(0.063, 3.0)]
+
+
+def test_a_malformed_order_date_is_skipped_not_fatal(tmp_path):
+    """try_cast in the shipped views: one bad value drops its row, the query and every other number stand."""
+    write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
+    partition = sorted((tmp_path / "orders").glob("dt=*"))[-1]
+    row = {"order_id": "BAD1", "customer_id": "C00042", "order_date": "2026-13-45", "category": "books"}
+    bad = json.dumps({**row, "amount": 9.99, "refunded": False}) + "\n"
+    with open(next(partition.glob("*.json")), "a") as f:
+        f.write(bad)
+    orders = read_orders(tmp_path)
+    assert any(o["order_id"] == "BAD1" for o in orders)
+    ids = [f"C{i:05d}" for i in range(1, 61)]
+    with featurekit.FeatureStore(data=tmp_path) as store:
+        got = {r["customer_id"]: r for r in store.get("customer_orders", ids, as_of=AS_OF).to_dicts()}
+        trend = {r["customer_id"]: r for r in store.get("spend_trend", ids, as_of=AS_OF).to_dicts()}
+    for view, rows, expected in (
+        ("orders", got, customer_orders(orders, AS_OF)),
+        ("trend", trend, spend_trend(orders, AS_OF)),
+    ):
+        assert {cid: {k: rows[cid][k] for k in want} for cid, want in expected.items()} == expected, view
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_double_cast_to_decimal_rounds_its_shortest_text_half_up(seed):
+    """Trino: BigDecimal.valueOf(x).setScale(s, HALF_UP), so 0.285 -> 0.29 where DuckDB's own cast gives 0.28."""
+    rng = random.Random(seed)
+    values = [rng.randint(-(10**6), 10**6) / 1000 for _ in range(200)] + [0.285, 1.005, 2.675, -0.125, 0.1 + 0.2]
+    rows = ", ".join(f"(CAST({v!r} AS DOUBLE))" for v in values)
+    got = [r[0] for r in run(f"SELECT CAST(x AS DECIMAL(12, 2)) FROM (VALUES {rows}) AS t(x)")]
+    assert got == [Decimal(repr(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for v in values]

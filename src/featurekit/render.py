@@ -72,8 +72,12 @@ class RenderedQuery:
         return text(self.sql).bindparams(bindparam("entity_ids", expanding=self.ids_expand))
 
     def bind_values(self) -> dict[str, Any]:
-        """The values to execute `statement()` with (a list bind gets a list, which DuckDB binds as LIST)."""
-        return {**self.params, "entity_ids": list(self.params["entity_ids"])}
+        """The values to execute `statement()` with (a list bind gets a list, which DuckDB binds as LIST).
+
+        The IDs go in sorted: Athena's result reuse needs byte-identical text, and `IN ('a', 'b')` is another
+        query than `IN ('b', 'a')`. Results are matched to IDs by key, so callers still get their own order.
+        """
+        return {**self.params, "entity_ids": sorted(self.params["entity_ids"])}
 
     def with_ids(self, ids: Iterable[Any]) -> RenderedQuery:
         """The same query for other IDs (already validated), e.g. one chunk of a batch."""

@@ -17,7 +17,7 @@ second, misleading error here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 import jinja2
@@ -26,7 +26,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from ..errors import NotFoundError, Problem
+from ..errors import DeclarationError, NotFoundError, Problem
 from . import layouts, sqltypes, templates
 from .loader import Catalog
 
@@ -88,6 +88,16 @@ def lint_view(catalog: Catalog, view: str) -> list[Problem]:
     return list(_SEEN[key])
 
 
+def athena_types(catalog: Catalog, view: str) -> dict[str, str]:
+    """Each output column of a view with the type Athena reports for it (`varchar`, `decimal(12,2)`, ...)."""
+    tree = _parse(catalog, view)
+    if isinstance(tree, Problem):
+        raise DeclarationError([tree])
+    typed = _annotate(catalog, view, tree)
+    selects = typed.selects if isinstance(typed, exp.Query) else []
+    return {s.alias_or_name: _sql(s.type).lower().replace(", ", ",") for s in selects}
+
+
 def _window(catalog: Catalog) -> Callable[..., str]:
     """window() as `get` renders it, so its partition predicate is type-checked too (TRUE for an unknown table)."""
 
@@ -97,20 +107,34 @@ def _window(catalog: Catalog) -> Callable[..., str]:
     return window
 
 
-def _lint_view(catalog: Catalog, view: str) -> tuple[Problem, ...]:
-    decl, vt = catalog.view(view), catalog.view_templates[view]
-    file = str(vt.file)
+def _parse(catalog: Catalog, view: str) -> exp.Expr | Problem:
+    file = str(catalog.view_templates[view].file)
     try:
-        sql = templates.render_sql(templates.sandbox(), vt.source, file, lambda name: f'"{name}"', _window(catalog))
-        tree = sqltypes.parse(sql)
+        source = catalog.view_templates[view].source
+        sql = templates.render_sql(templates.sandbox(), source, file, lambda n: f'"{n}"', _window(catalog))
+        return sqltypes.parse(sql)
     except (jinja2.TemplateError, SqlglotError) as exc:
-        return (Problem(file, None, f"does not parse as Athena SQL: {str(exc).splitlines()[0]}"),)
+        return Problem(file, None, f"does not parse as Athena SQL: {str(exc).splitlines()[0]}")
+
+
+def _annotate(catalog: Catalog, view: str, tree: exp.Expr, *, with_schema: bool = True) -> exp.Expr:
+    tables = catalog.view_templates[view].tables
     schema = sqltypes.table_schema(
-        {t: {c.name: c.type for c in catalog.tables[t].all_columns} for t in vt.tables if t in catalog.tables}
+        {t: {c.name: c.type for c in catalog.tables[t].all_columns} for t in tables if t in catalog.tables}
     )
-    binds = {p.name: sqltypes.ATHENA_TYPES[p.type] for p in decl.parameters}
-    blind = [(_kind(n), n.type) for n in _checked(sqltypes.annotate(tree.copy(), binds=binds))]
-    tree = sqltypes.annotate(tree, schema, binds)
+    binds = {p.name: sqltypes.ATHENA_TYPES[p.type] for p in catalog.view(view).parameters}
+    return sqltypes.annotate(tree, schema if with_schema else None, binds)
+
+
+def _lint_view(catalog: Catalog, view: str) -> tuple[Problem, ...]:
+    file = str(catalog.view_templates[view].file)
+    tree = _parse(catalog, view)
+    if isinstance(tree, Problem):
+        return (tree,)
+    # The DuckDB adapter types the SQL without the table declarations: what it sees, node by node.
+    blind = [(_kind(n), n.type) for n in _checked(_annotate(catalog, view, tree.copy(), with_schema=False))]
+    tree = _annotate(catalog, view, tree)
+    schema = {t: {c.name for c in catalog.tables[t].all_columns} for t in catalog.view_templates[view].tables}
     found = [Problem(file, line, message) for line, message in _unknown_columns(tree, schema)]
     found += _outputs(catalog, view, tree)
     found += [Problem(file, line, message) for line, message in _divergences(tree, blind)]
@@ -122,7 +146,7 @@ def _line(node: exp.Expr) -> int | None:
     return min(lines) if lines else None
 
 
-def _unknown_columns(tree: exp.Expr, schema: Mapping[str, Mapping[str, str]]) -> list[tuple[int | None, str]]:
+def _unknown_columns(tree: exp.Expr, schema: Mapping[str, Collection[str]]) -> list[tuple[int | None, str]]:
     """Unknown columns; a misspelt table column is reported once, not again where its CTE is read."""
     base: list[tuple[int | None, str]] = []
     derived: list[tuple[int | None, str]] = []
@@ -158,7 +182,7 @@ def _projected(node: exp.Expr, scope: Scope) -> bool:
     return node.arg_key == "expressions"
 
 
-def _columns_of(scope: Scope, table: str, schema: Mapping[str, Mapping[str, str]]) -> set[str] | None:
+def _columns_of(scope: Scope, table: str, schema: Mapping[str, Collection[str]]) -> set[str] | None:
     """The columns a reference can name: one source's, or every source's when it is unqualified."""
     sources = [scope.sources[table]] if table in scope.sources else [] if table else list(scope.sources.values())
     if table and not sources:

@@ -2,10 +2,12 @@
 
 sqlglot's own annotator types `1.0` as DOUBLE and `avg(decimal)` as DOUBLE; Trino does neither, and those
 two differences change numbers (`avg(CASE WHEN x THEN 1.0 ELSE 0.0 END)` is 0.6 on Athena, 0.571 on DuckDB).
-The rules below follow Trino's documentation (docs "Decimal literals": "DECIMAL '1.0'... the literal 1.0 is a
-DECIMAL(2, 1)"; "Aggregate functions": `avg(x)` "returns the average... the result type is the same as the
-input for DECIMAL"; `sum(decimal(p, s))` is `decimal(38, s)`), so `validate` and the DuckDB adapter both
-reason about the types Athena engine v3 would give. Both import this module: it only reads SQL.
+The rules below follow Trino: a literal with a decimal point and no exponent is DECIMAL(digits, decimals)
+(Trino's default since decimal literals stopped parsing as DOUBLE); `avg(decimal(p, s))` returns
+`decimal(p, s)` (trinodb/trino, core/trino-main/.../aggregation/DecimalAverageAggregation.java: signature
+`decimal(p, s) -> decimal(p, s)`, the mean by `divideRoundUp`, i.e. ROUND_HALF_UP); `sum(decimal(p, s))` is
+`decimal(38, s)`; `count`, `date_diff` are BIGINT. `validate` and the DuckDB adapter both reason about the
+types Athena engine v3 would give; both import this module, which only reads SQL.
 """
 
 from __future__ import annotations

@@ -109,9 +109,13 @@ def render(
         f"-- view {query.view} · engine {query.dialect} · template {query.template_version} · sql {query.sql_hash}"
     )
     out.print(query.sql.rstrip(), markup=False)
-    out.print("-- bound parameters (sent separately, never formatted into the SQL):")
+    if query.dialect == "athena":  # say truthfully how values reach Athena: as literals, escaped by the driver
+        out.print("-- bound parameters (PyAthena writes each as an escaped SQL literal on the client; Athena has no")
+        out.print("-- bind for these, only DuckDB receives true bind parameters; featurekit never formats them):")
+    else:
+        out.print("-- bound parameters (sent separately, never formatted into the SQL):")
     out.print(
-        json.dumps({k: jsonable(list(v) if isinstance(v, tuple) else v) for k, v in query.params.items()}, indent=2),
+        json.dumps({k: jsonable(v) for k, v in query.bind_values().items()}, indent=2),
         markup=False,
     )
 

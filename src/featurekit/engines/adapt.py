@@ -61,6 +61,8 @@ def _transpile(sql: str, dialect: str, where: str) -> str:
 def trino_semantics(tree: exp.Expr) -> exp.Expr:
     """The tree rewritten so DuckDB computes what Trino computes, where the types are known."""
     tree = sqltypes.annotate(tree)
+    for cast in reversed(list(tree.find_all(exp.Cast))):  # innermost first, so outer copies see the rewrite
+        _cast_as_trino(cast)
     for node in list(tree.find_all(exp.Avg, exp.Div, exp.DateAdd)):
         if isinstance(node, exp.Avg):
             _exact_avg(node)
@@ -73,12 +75,42 @@ def trino_semantics(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+#: Trino casts a DOUBLE to DECIMAL by its shortest decimal text, half up (`BigDecimal.valueOf(x).setScale(s,
+#: HALF_UP)` in trinodb/trino DecimalConversions.java): 0.285 -> 0.29. DuckDB rounds the binary value
+#: (0.28499.. -> 0.28). DuckDB's own cast is right whenever its result converts back to the same double (the
+#: value has at most s decimals: money in cents), so only other values take the slower path through DuckDB's
+#: shortest text, which is Trino's.
+_DECIMAL_CAST = (
+    "CASE WHEN CAST(CAST(__x AS {t}) AS DOUBLE) = __x THEN CAST(__x AS {t}) ELSE CAST(CAST(__x AS VARCHAR) AS {t}) END"
+)
+
+
+def _cast_as_trino(node: exp.Cast) -> None:
+    source = node.this.type
+    if type(node) is not exp.Cast or not node.to.is_type(exp.DataType.Type.DECIMAL):
+        return  # try_cast keeps DuckDB's rounding: a NULL-on-failure cast cannot take the text path safely
+    if isinstance(node.this, exp.Literal) or (
+        source is not None and not source.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.UNKNOWN)
+    ):
+        return  # literals, strings, integers and decimals round the same way on both engines
+    _replace_with(node, _DECIMAL_CAST.format(t=node.to.sql("duckdb")), node.this)
+
+
+def _replace_with(node: exp.Expr, template: str, arg: exp.Expr) -> None:
+    """Replace `node` by DuckDB SQL `template`, with every `__x` in it a copy of `arg`."""
+    new = sqlglot.parse_one(template, read="duckdb")
+    for marker in list(new.find_all(exp.Column)):
+        if marker.name == "__x":
+            marker.replace(arg.copy())
+    node.replace(new)
+
+
 def _is_integer(node: exp.Expr) -> bool:
     return node.type is not None and node.type.this in exp.DataType.INTEGER_TYPES
 
 
 #: Trino's avg(decimal(p, s)): sum / count in exact arithmetic, rounded half up (away from zero), as
-#: decimal(p, s) (Trino DecimalAverageAggregation; docs "Aggregate functions": same type as the input).
+#: decimal(p, s) (trinodb/trino DecimalAverageAggregation.java: `divideRoundUp`, or ROUND_HALF_UP on overflow).
 #: DuckDB averages decimals as DOUBLE, so the adapter spells it out in integers of the last digit.
 _AVG = (
     "CAST(CAST(CASE WHEN SUM(__x) < 0 THEN -1 ELSE 1 END"
@@ -93,11 +125,7 @@ def _exact_avg(node: exp.Avg) -> None:
         return  # a DOUBLE average is the same on both engines; DISTINCT and window averages: validate says so
     precision, scale = ps
     text = _AVG.format(unit=10**scale, step=f"{10**-scale:.{scale}f}", scale_p=scale + 1, scale=scale, p=precision)
-    exact = sqlglot.parse_one(text, read="duckdb")
-    for marker in list(exact.find_all(exp.Column)):
-        if marker.name == "__x":
-            marker.replace(node.this.copy())
-    node.replace(exact)
+    _replace_with(node, text, node.this)
 
 
 def _ids_as_list(node: exp.Expression) -> exp.Expression:

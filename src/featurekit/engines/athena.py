@@ -227,7 +227,7 @@ class AthenaEngine:
         """Nothing to do: Athena tables are created once with `featurekit setup --engine athena`."""
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
-        outcome, elapsed = self._run(query.statement(), dict(query.params), query.view)
+        outcome, elapsed = self._run(query.statement(), query.bind_values(), query.view)
         stats = self._stats(outcome, query.view, query.sql_hash, len(query.entity_ids), elapsed)
         self._log(stats, {k: v for k, v in query.params.items() if k != "entity_ids"})
         return outcome.table, stats

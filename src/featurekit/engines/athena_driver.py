@@ -8,6 +8,7 @@ and botocore errors become featurekit's typed errors with the query ID and Athen
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,15 @@ def adaptive_poll_wait(elapsed: float, longest: float) -> float:
     return min(longest, max(min(POLL_FIRST_WAIT, longest), elapsed * POLL_GROWTH))
 
 
+#: Statements whose result Athena may reuse (deterministic reads); anything else changes the catalog or data.
+_READS = re.compile(r"\A(?:\s|--[^\n]*\n|/\*.*?\*/)*(?:SELECT|WITH|VALUES|TABLE|EXECUTE)\b", re.IGNORECASE | re.DOTALL)
+
+
+def reusable(sql: str) -> bool:
+    """Whether a statement is a read that result reuse and the cursor cache may answer."""
+    return _READS.match(sql) is not None
+
+
 def cursor_class(driver: str) -> type:
     """PyAthena's cursor with two additions: a connection-wide cursor cache, and knowing when it hit.
 
@@ -113,11 +123,20 @@ def cursor_class(driver: str) -> type:
             self.reused_from_cursor_cache = False
 
         def execute(self, operation: str, parameters: Any = None, **kwargs: Any) -> Any:
+            self.reused_from_cursor_cache = False
+            if not reusable(operation):
+                # DDL, CTAS and INSERT must run every time: no cursor cache, and no ResultReuseConfiguration
+                # at all (PyAthena sends one whenever the connection enables reuse, even with Enabled false).
+                enabled: bool = getattr(self, "_result_reuse_enable", False)
+                self._result_reuse_enable = False
+                try:
+                    return super().execute(operation, parameters, **kwargs)
+                finally:
+                    self._result_reuse_enable = enabled
             size, expiration = self._fk_cache
             if size > 0:
                 kwargs.setdefault("cache_size", size)
                 kwargs.setdefault("cache_expiration_time", expiration)
-            self.reused_from_cursor_cache = False
             return super().execute(operation, parameters, **kwargs)
 
         def _find_previous_query_id(self, *args: Any, **kwargs: Any) -> str | None:

@@ -89,7 +89,7 @@ class TrinoEngine:
         start = time.perf_counter()
         try:
             with self.sa.connect() as conn:
-                result = conn.execute(query.statement(), dict(query.params))
+                result = conn.execute(query.statement(), query.bind_values())
                 cursor = result.cursor
                 description = cursor.description
                 table = rows_to_arrow(description, [tuple(r) for r in result.fetchall()])
