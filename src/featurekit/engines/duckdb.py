@@ -24,7 +24,7 @@ from ..errors import DataError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
-from .files import Files, check_columns, find
+from .files import Files, Fingerprint, check_columns, find, scan
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -87,7 +87,7 @@ class DuckDBEngine:
             max_overflow=16,
         )
         # Per table: the fingerprint (name, size, mtime of each file) its view was built from, and its kind.
-        self._ready: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self._ready: dict[str, Fingerprint] = {}
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -143,8 +143,9 @@ class DuckDBEngine:
     def _snapshot(files: Files) -> bool:
         return files.format != "parquet" and sum(size for _, size, _ in files.fingerprint) <= SNAPSHOT_MAX_BYTES
 
-    def _files(self, table: Table) -> Files:
-        return find(table, self.location(table).resolve())
+    def _files(self, table: Table, scanned: Fingerprint | None = None) -> Files:
+        place = self.location(table).resolve()
+        return find(table, place, scan(table, place) if scanned is None else scanned)
 
     def _json_keys(self, conn: sa.Connection, paths: Sequence[Path]) -> dict[Path, list[set[str]]]:
         """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan)."""
@@ -163,9 +164,9 @@ class DuckDBEngine:
         with self._lock:
             todo: list[tuple[Table, Files]] = []
             for table in tables:
-                files = self._files(table)
-                if self._ready.get(table.name) != files.fingerprint:
-                    todo.append((table, files))
+                scanned = scan(table, self.location(table).resolve())
+                if self._ready.get(table.name) != scanned:
+                    todo.append((table, self._files(table, scanned)))
             if not todo:
                 return
             places = {t.name: self.location(t).resolve() for t, _ in todo}
