@@ -181,9 +181,10 @@ class DuckDBEngine:
                 self._allowed.update(places.values())
             # DDL is committed on its own, so a later failing query cannot roll the views back.
             with self.sa.begin() as conn:
-                if not self._locked:
-                    folders = "[" + ", ".join(sql_string(str(a)) for a in sorted(self._allowed)) + "]"
-                    conn.exec_driver_sql(f"SET allowed_directories = {folders}")
+                if not self._locked:  # a table declared as one file allows that file, not its siblings
+                    for setting, keep in (("allowed_directories", Path.is_dir), ("allowed_paths", Path.is_file)):
+                        listed = ", ".join(sql_string(str(a)) for a in sorted(self._allowed) if keep(a))
+                        conn.exec_driver_sql(f"SET {setting} = [{listed}]")
                 for table, files in todo:
                     try:
                         check_columns(table, files, lambda paths: self._json_keys(conn, paths))
