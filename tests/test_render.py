@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import featurekit
-from featurekit.catalog import templates
+from featurekit.catalog import layouts, templates
 from featurekit.engines import adapt
 from featurekit.errors import InputError, InvalidEntityId, NotFoundError
 from featurekit.render import Renderer
@@ -33,7 +33,9 @@ def test_athena_sql_is_the_catalog_sql_as_written():
     sql = renderer("athena").sql("customer_orders")
     source = CAT.view_templates["customer_orders"].source
     assert "date_add('day', -:lookback_days, :as_of)" in sql
-    assert sql == templates.strip_comments(source.replace("{{ table('orders') }}", '"orders"'))
+    window = layouts.window_sql(CAT.table("orders"), "lookback_days")
+    as_written = source.replace("{{ table('orders') }}", '"orders"')
+    assert sql == templates.strip_comments(as_written.replace("{{ window('orders', 'lookback_days') }}", window))
 
 
 def test_duckdb_sql_is_transpiled_with_binds_kept():

@@ -38,8 +38,6 @@ DUCKDB_TYPES = {
 }
 
 
-#: JSON/CSV tables up to this size are read once into a typed in-memory table (re-read when a file changes).
-SNAPSHOT_MAX_BYTES = 256 * 2**20
 #: Run once, after the views exist: catalog SQL then reads and writes only inside the allowed folders, loads
 #: no extension, and cannot SET any of this back (FACTS.md: allowed_directories must come before the switch-off).
 LOCKDOWN = (
@@ -86,9 +84,9 @@ class DuckDBEngine:
             pool_size=8,
             max_overflow=16,
         )
-        # Per table: the fingerprint (name, size, mtime of each file) its view was built from, and its kind.
+        # Per table: the fingerprint (name, size, mtime of each file) its view was built from; a new, changed
+        # or removed file makes the next prepare() list the files again.
         self._ready: dict[str, Fingerprint] = {}
-        self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -113,11 +111,7 @@ class DuckDBEngine:
         return self.data / path
 
     def view_sql(self, table: Table, files: Files | None = None) -> str:
-        """CREATE VIEW over the table's files, with every column typed as declared.
-
-        Small JSON/CSV tables become a typed in-memory snapshot instead (CREATE TABLE AS): parsing many
-        small files on every query would cost more than the query; prepare() re-reads them when they change.
-        """
+        """CREATE VIEW over the table's files (listed, so hidden files stay out), every column typed as declared."""
         files = files or self._files(table)
         listed = "[" + ", ".join(sql_string(str(p)) for p in files.paths) + "]"
         columns = (
@@ -136,22 +130,19 @@ class DuckDBEngine:
         select = ", ".join(
             f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
         )
-        kind = "TABLE" if self._snapshot(files) else "VIEW"
-        return f"CREATE OR REPLACE {kind} {quote(table.name)} AS SELECT {select} FROM {source}"
-
-    @staticmethod
-    def _snapshot(files: Files) -> bool:
-        return files.format != "parquet" and sum(size for _, size, _ in files.fingerprint) <= SNAPSHOT_MAX_BYTES
+        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
 
     def _files(self, table: Table, scanned: Fingerprint | None = None) -> Files:
         place = self.location(table).resolve()
         return find(table, place, scan(table, place) if scanned is None else scanned)
 
     def _json_keys(self, conn: sa.Connection, paths: Sequence[Path]) -> dict[Path, list[set[str]]]:
-        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan)."""
+        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan). Malformed lines are
+        skipped here: the query that reads them reports them, and only if its window reaches them."""
         listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
         rows = conn.exec_driver_sql(
-            f"SELECT DISTINCT filename, list_sort(json_keys(json)) FROM read_ndjson_objects({listed}, filename = true)"
+            f"SELECT DISTINCT filename, list_sort(json_keys(json)) "
+            f"FROM read_ndjson_objects({listed}, filename = true, ignore_errors = true) WHERE json IS NOT NULL"
         ).fetchall()
         found: dict[Path, list[set[str]]] = {}
         for name, keys in rows:
@@ -188,13 +179,10 @@ class DuckDBEngine:
                 for table, files in todo:
                     try:
                         check_columns(table, files, lambda paths: self._json_keys(conn, paths))
-                        if table.name in self._kinds:  # a snapshot may become a view as files grow, and back
-                            conn.exec_driver_sql(f"DROP {self._kinds[table.name]} IF EXISTS {quote(table.name)}")
                         conn.exec_driver_sql(self.view_sql(table, files))
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
-                    self._kinds[table.name] = "TABLE" if self._snapshot(files) else "VIEW"
                 if not self._locked:
                     for statement in LOCKDOWN:
                         conn.exec_driver_sql(statement)
