@@ -81,3 +81,12 @@ def test_offline_note_needs_no_aws_settings(cli, sample_dir, monkeypatch) -> Non
         monkeypatch.delenv(name, raising=False)
     code, out, _ = cli("note", "retention_note", "C00042", "--data", sample_dir, "--as-of", AS_OF)
     assert code == 0 and "offline note" in out and "grounded: all" in out
+
+
+def test_strict_grounding_fails_the_note_with_one_line(cli, sample_dir, converse_fake, aws_env) -> None:
+    converse_fake.always(text_reply("Customer C00042 placed twelve orders, up 23% on last quarter."))
+    code, out, err = note(cli, sample_dir, converse_fake, "--grounding", "strict")
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: C00042: the note is not grounded: 2 numbers match no fact (twelve, 23%)"), line
+    assert "features (kept" in out

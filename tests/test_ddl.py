@@ -78,16 +78,17 @@ def test_ctas_then_insert_into_in_100_day_windows_with_bound_dates() -> None:
     assert ctas.params == {"start": "2024-01-01", "end": "2024-04-09"}
     assert insert.sql.startswith('INSERT INTO "shop"."orders_parquet"\nSELECT')
     assert insert.params == {"start": "2024-04-10", "end": "2024-06-30"}
-    appended = ddl.optimize_athena(
+    elsewhere = ddl.optimize_athena(
         ORDERS,
         database="shop",
         data_root="s3://lake/",
         start=dt.date(2024, 7, 1),
         end=dt.date(2024, 7, 1),
-        append=True,
+        external_location="s3://lake/orders_parquet/_staging/run1/",
         compression="SNAPPY",
     )
-    assert [s.label for s in appended] == ["insert orders_parquet"]
+    assert [s.label for s in elsewhere] == ["ctas orders_parquet"]
+    assert "external_location = 's3://lake/orders_parquet/_staging/run1/'" in elsewhere[0].sql
 
 
 def test_setup_and_ctas_reach_athena_as_sent(athena_fake: AthenaFake) -> None:

@@ -14,7 +14,7 @@ from featurekit.errors import DataError, InvalidEntityId
 from featurekit.sample import write_sample
 
 from .conftest import AS_OF
-from .oracle import customer_orders, read_orders
+from .oracle import customer_orders, read_orders, spend_trend
 
 ALL = [f"C{i:05d}" for i in range(1, 61)]
 
@@ -29,14 +29,7 @@ def test_every_customer_matches_an_independent_computation(store, sample_dir):
         if want is None:
             assert row["order_count"] == 0 and row["total_spend"] == 0.0 and row["last_order"] is None
             continue
-        assert row["order_count"] == want["order_count"]
-        assert row["total_spend"] == pytest.approx(want["total_spend"], abs=1e-9)
-        # SQL rounds half away from zero on a double; allow the half-cent that rounding can move.
-        assert row["avg_order"] == pytest.approx(want["avg_order"], abs=0.0051)
-        assert row["refund_rate"] == pytest.approx(want["refund_rate"], abs=0.00051)
-        assert row["last_order"] == want["last_order"]
-        assert row["top_category"] == want["top_category"]
-        assert row["days_since_last_order"] == want["days_since_last_order"]
+        assert {k: row[k] for k in want} == want  # exact: Athena's types and rounding, no tolerance
 
 
 def test_window_is_inclusive_at_both_ends(store, sample_dir):
@@ -93,17 +86,34 @@ def test_results_are_typed_as_declared(store):
 
 
 def test_second_view_of_another_shape(store, sample_dir):
-    orders = read_orders(sample_dir)
-    row = store.get("spend_trend", "C00042", as_of=AS_OF, params={"window_days": 30})
-    recent = sum(
-        o["amount"]
-        for o in orders
-        if o["customer_id"] == "C00042"
-        and AS_OF - dt.timedelta(days=30) < dt.date.fromisoformat(o["order_date"]) <= AS_OF
-    )
-    assert row["recent_spend"] == pytest.approx(round(recent, 2), abs=1e-9)
-    assert row["spend_change"] == pytest.approx(row["recent_spend"] - row["prior_spend"], abs=0.011)
-    assert row["trend"] in {"up", "down", "flat", "new"}
+    expected = spend_trend(read_orders(sample_dir), AS_OF, 30)
+    frame = store.get("spend_trend", ALL, as_of=AS_OF, params={"window_days": 30})
+    assert {r["trend"] for r in frame.to_dicts()} >= {"up", "down", "new"}
+    for row in frame.to_dicts():
+        want = expected.get(row["customer_id"])
+        if want is None:
+            assert (row["recent_spend"], row["prior_spend"], row["trend"]) == (0.0, 0.0, "none")
+            continue
+        assert {k: row[k] for k in want} == want
+
+
+def test_a_large_sample_matches_the_trino_oracle_exactly(tmp_path):
+    """Thousands of customers, so the half-cent averages and the thirds of refund rates all occur."""
+    folder = tmp_path / "large"
+    write_sample(folder, customers=3000, orders=60000, as_of=AS_OF)
+    orders = read_orders(folder)
+    ids = [f"C{i:05d}" for i in range(1, 3001)]
+    with featurekit.FeatureStore(data=folder) as large:
+        got = {r["customer_id"]: r for r in large.get("customer_orders", ids, as_of=AS_OF).to_dicts()}
+        trend = {r["customer_id"]: r for r in large.get("spend_trend", ids, as_of=AS_OF).to_dicts()}
+    expected = customer_orders(orders, AS_OF)
+    halves = [
+        w for w in expected.values() if 2 * round(w["total_spend"] * 100) % (2 * w["order_count"]) == w["order_count"]
+    ]
+    assert len(expected) > 2000 and len(halves) > 10, "the sample should hold averages that end in half a cent"
+    assert {cid: {k: got[cid][k] for k in want} for cid, want in expected.items()} == expected
+    want_trend = spend_trend(orders, AS_OF)
+    assert {cid: {k: trend[cid][k] for k in want} for cid, want in want_trend.items()} == want_trend
 
 
 def test_injection_string_is_rejected_before_any_sql(store):

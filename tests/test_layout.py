@@ -27,6 +27,7 @@ STAGES = [
     "cache",
     "batch",
     "results",
+    "report",
     "llm",
     "store",
     "serve",

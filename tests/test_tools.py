@@ -8,7 +8,7 @@ from featurekit import FeatureStore, LLMError
 from featurekit.llm.bedrock import BedrockProvider
 from featurekit.llm.tools import ask, tool_config
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, text_reply, tool_use_reply
+from tests.converse_fake import ConverseFake, json_reply, text_reply, tool_use_reply
 
 
 def test_tool_config_from_the_catalog(store: FeatureStore) -> None:
@@ -103,3 +103,44 @@ def test_an_invented_number_in_the_answer_is_flagged(
     )
     answer = ask(store, "Spend?", provider=bedrock, as_of=AS_OF)
     assert answer.grounding is not None and answer.grounding.ungrounded_texts == ("$123,456.78",)
+
+
+@pytest.mark.parametrize(
+    ("final", "code"),
+    [
+        (json_reply({"output": {"message": {"role": "assistant", "content": []}}, "stopReason": "end_turn"}), "empty"),
+        (json_reply({"stopReason": "end_turn"}), "empty"),
+        (text_reply("C00042 spent", stop_reason="max_tokens"), "max_tokens"),
+    ],
+    ids=["empty-content", "no-output", "truncated"],
+)
+def test_an_empty_or_cut_answer_raises_with_the_facts(
+    store: FeatureStore, bedrock: BedrockProvider, converse_fake: ConverseFake, final, code: str
+) -> None:
+    converse_fake.reply(tool_use_reply("customer_orders", {"customer_id": "C00042"}), final)
+    with pytest.raises(LLMError) as caught:
+        ask(store, "Spend?", provider=bedrock, as_of=AS_OF)
+    assert caught.value.code == code
+    expected = store.get("customer_orders", "C00042", as_of=AS_OF)
+    assert caught.value.partial.facts["customer_orders[C00042]"]["order_count"] == expected["order_count"]
+
+
+def test_the_answer_is_checked_by_kind_of_fact(
+    store: FeatureStore, bedrock: BedrockProvider, converse_fake: ConverseFake
+) -> None:
+    row = store.get("customer_orders", "C00042", as_of=AS_OF)
+    converse_fake.reply(
+        tool_use_reply("customer_orders", {"customer_id": "C00042"}),
+        text_reply(
+            f"Customer 42 placed {row['order_count']} orders, {row['refund_rate'] * 100:.0f}% refunded; "
+            f"42 orders and {row['days_since_last_order']}% are invented."
+        ),
+    )
+    answer = ask(store, "Refunds?", provider=bedrock, as_of=AS_OF)
+    assert answer.grounding is not None
+    assert answer.grounding.ungrounded_texts == ("42", f"{row['days_since_last_order']}%")
+    assert [m.source for m in answer.grounding.grounded] == [
+        "customer_orders[C00042].entity_id (digits)",
+        "customer_orders[C00042].order_count",
+        "customer_orders[C00042].refund_rate",
+    ]

@@ -1,16 +1,16 @@
 -- spend_trend: two adjacent windows of window_days each, compared with conditional aggregation (exact DECIMAL sums).
-WITH windows AS (
+WITH windows AS (  -- try_cast: a malformed order_date falls outside both windows instead of failing the query
     SELECT
         customer_id,
-        sum(CASE WHEN CAST(order_date AS DATE) > date_add('day', -:window_days, :as_of)
+        sum(CASE WHEN try_cast(order_date AS DATE) > date_add('day', -:window_days, :as_of)
                  THEN CAST(amount AS DECIMAL(12, 2)) ELSE 0 END) AS recent,
-        sum(CASE WHEN CAST(order_date AS DATE) <= date_add('day', -:window_days, :as_of)
+        sum(CASE WHEN try_cast(order_date AS DATE) <= date_add('day', -:window_days, :as_of)
                  THEN CAST(amount AS DECIMAL(12, 2)) ELSE 0 END) AS prior
     FROM {{ table('orders') }}
     WHERE customer_id IN :entity_ids
       AND {{ window('orders', 'window_days', 2) }}
-      AND CAST(order_date AS DATE) > date_add('day', -2 * :window_days, :as_of)
-      AND CAST(order_date AS DATE) <= :as_of
+      AND try_cast(order_date AS DATE) > date_add('day', -2 * :window_days, :as_of)
+      AND try_cast(order_date AS DATE) <= :as_of
     GROUP BY customer_id
 )
 SELECT

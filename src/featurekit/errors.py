@@ -12,6 +12,7 @@ FeaturekitError
 │   ├── QueryTimeout      it ran too long and was stopped on the server
 │   └── CostLimitExceeded a byte-scanned limit would be or was exceeded
 └── LLMError              the note writer failed; features are kept on the error
+    └── GroundingError    the strict grounding policy rejected a note citing numbers no fact supports
 """
 
 from __future__ import annotations
@@ -131,3 +132,11 @@ class LLMError(FeaturekitError):
     def __init__(self, message: str, *, code: str | None = None, hint: str | None = None, partial: Any = None) -> None:
         self.code, self.hint, self.partial = code, hint, partial
         super().__init__(message + (f" ({hint})" if hint else ""))
+
+
+class GroundingError(LLMError):
+    """The `strict` grounding policy rejected a note: it states numbers no fact supports. `report` lists them."""
+
+    def __init__(self, message: str, *, report: Any, partial: Any = None) -> None:
+        self.report = report
+        super().__init__(message, code="ungrounded", hint="--grounding retry or fallback to recover", partial=partial)

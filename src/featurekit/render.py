@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from .catalog import layouts, templates
+from .catalog import layouts, lint, templates
 from .catalog.declarations import Entity, Parameter, Table, View
 from .catalog.loader import Catalog
-from .errors import InputError, InvalidEntityId, NotFoundError
+from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError
 
 # `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
@@ -97,6 +97,10 @@ class Renderer:
         if view not in self._sql:
             vt = self.catalog.view_templates[self.catalog.view(view).name]
             override = vt.overrides.get(self.dialect)
+            # Never run what `featurekit validate` rejects (checked once per template version).
+            problems = lint.lint_view(self.catalog, view) if override is None else []
+            if problems:
+                raise DeclarationError(problems)
             source = override if override is not None else vt.source
             windows: list[tuple[str, str | int, int]] = []
 

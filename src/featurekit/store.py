@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +23,15 @@ from . import batch
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
 from .catalog.loader import ENGINES, Catalog
-from .engines.base import Engine, QueryStats
+from .engines.base import Engine, QueryStats, athena_cost
 from .engines.duckdb import DuckDBEngine
+from .engines.estimate import ScanEstimate, check_budget
 from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
 from .render import RenderedQuery, Renderer, parse_as_of
+from .report import ENV_QUERY_LOG, Lookup, QueryLog, WorkloadReport
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
 #: Engine settings a dry run shows: where a query would run, never how it authenticates.
@@ -52,12 +54,23 @@ _WHERE_SETTINGS = (
 
 @dataclass(frozen=True)
 class DryRun:
-    """What a lookup would run, and where, computed without running it (`FeatureStore.dry_run`)."""
+    """What a lookup would run, where, and what it would read, computed without running it (`FeatureStore.dry_run`)."""
 
     query: RenderedQuery
     where: Mapping[str, Any]
     chunks: tuple[int, ...]
     max_concurrency: int
+    scans: tuple[ScanEstimate, ...] = ()
+
+    @property
+    def scanned_bytes(self) -> int:
+        """Bytes all the chunks would read: each chunk's query reads the same partitions."""
+        return len(self.chunks) * sum(s.bytes for s in self.scans)
+
+    @property
+    def cost_usd(self) -> float:
+        """Athena's price of all the chunks, each rounded up to the MB with its 10 MB minimum."""
+        return len(self.chunks) * athena_cost(sum(s.bytes for s in self.scans))
 
     def __str__(self) -> str:
         lines = [
@@ -65,6 +78,9 @@ class DryRun:
             f"for {sum(self.chunks)} IDs at most (cached IDs are not queried), {self.max_concurrency} at once"
         ]
         lines += [f"  {k}: {v}" for k, v in self.where.items()]
+        lines += [f"  reads {s}" for s in self.scans]
+        if self.scans:
+            lines.append(f"  estimate: {self.scanned_bytes:,} bytes in all, on Athena ${self.cost_usd:.6f}")
         return "\n".join(lines)
 
 
@@ -96,10 +112,12 @@ class FeatureStore:
         cache_dir: str | os.PathLike[str] | None = None,
         chunk_size: int | None = None,
         max_concurrency: int | None = None,
+        query_log: str | os.PathLike[str] | None = None,
         **engine_settings: Any,
     ) -> None:
         """`cache_dir` (or FEATUREKIT_CACHE_DIR) keeps the cache on disk too; `chunk_size` caps the IDs per
-        query (Athena: also capped by its 262,144-byte query limit) and `max_concurrency` the queries at once."""
+        query (Athena: also capped by its 262,144-byte query limit) and `max_concurrency` the queries at once;
+        `query_log` (or FEATUREKIT_QUERY_LOG) appends every lookup to a JSON-lines file for `featurekit report`."""
         self.catalog = catalog if isinstance(catalog, Catalog) else catalog_mod.load(catalog)
         if isinstance(engine, str):
             if data is not None:
@@ -120,6 +138,9 @@ class FeatureStore:
         self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql, self.engine.adapt_sql)
         self.session_queries: list[QueryStats] = []
+        self.session_lookups: list[Lookup] = []
+        log = query_log or os.environ.get(ENV_QUERY_LOG)
+        self.query_log: QueryLog | None = QueryLog(log) if log else None
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -139,12 +160,19 @@ class FeatureStore:
         return self._renderer.render(view, ids, as_of=as_of, params=params)
 
     def dry_run(
-        self, view: str, ids: Any, *, as_of: dt.date | str | None = None, params: Mapping[str, Any] | None = None
+        self,
+        view: str,
+        ids: Any,
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        estimate: bool = True,
     ) -> DryRun:
-        """What `get_frame` would run and where, without running anything or calling AWS.
+        """What `get_frame` would run, where, and what it would read, without running a query.
 
         IDs and parameters are validated exactly as `get_frame` validates them. The chunk count is an upper
-        bound: IDs already in the cache are not queried.
+        bound: IDs already in the cache are not queried. With `estimate`, the files and bytes each query would
+        read after partition pruning come from the local folder or from S3 listings (never from Athena).
         """
         query = self.render(view, ids, as_of=as_of, params=params)
         plan = self._plan(query, query.entity_ids)
@@ -159,7 +187,16 @@ class FeatureStore:
                     where[f"table {name}"] = str(self.engine.location(self.catalog.table(name)))
                 except FeaturekitError as exc:
                     where[f"table {name}"] = f"unavailable: {exc}"
-        return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency)
+        scans = self._scan_estimates(query) if estimate else ()
+        return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency, scans)
+
+    def _scan_estimates(self, query: RenderedQuery) -> tuple[ScanEstimate, ...]:
+        """Per table, what `query` would read; empty when the engine cannot tell (no scan_estimate, no data_root)."""
+        scan = getattr(self.engine, "scan_estimate", None)
+        try:
+            return tuple(scan(self.catalog.table(t), query) for t in query.tables) if scan else ()
+        except ConfigError:  # e.g. relative table paths without data_root: the query-time guard still applies
+            return ()
 
     def get(
         self,
@@ -192,10 +229,51 @@ class FeatureStore:
 
         The IDs the cache misses are split into chunks that run in parallel; `progress` is a callback
         `(entities done, total)` after each chunk, or True for a rich progress bar (terminal or Jupyter).
+        Each call, success or failure, is one record in `session_lookups` (and in the query log).
         """
+        start = time.perf_counter()
+        try:
+            frame = self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress)
+        except FeaturekitError as exc:
+            entities = len(ids) if isinstance(ids, Sized) and not isinstance(ids, (str, bytes)) else 1
+            self._record(
+                Lookup(
+                    view,
+                    self.engine.name,
+                    entities,
+                    0,
+                    (time.perf_counter() - start) * 1000,
+                    error=type(exc).__name__,
+                    message=str(exc).splitlines()[0] if str(exc) else None,
+                )
+            )
+            raise
+        p = frame.provenance
+        self._record(Lookup(view, p.engine, len(frame), p.cache_hits, p.elapsed_ms, p.queries))
+        return frame
+
+    def _record(self, lookup: Lookup) -> None:
+        self.session_lookups.append(lookup)
+        if self.query_log is not None:
+            self.query_log.append(lookup)
+
+    def workload(self) -> WorkloadReport:
+        """This store's lookups so far as a report: counts, latency percentiles, bytes, cost, hit rates."""
+        return WorkloadReport.build(self.session_lookups)
+
+    def _get_frame(
+        self,
+        view: str,
+        ids: Iterable[str | int],
+        *,
+        as_of: dt.date | str | None,
+        params: Mapping[str, Any] | None,
+        use_cache: bool,
+        progress: batch.Progress | bool | None,
+    ) -> FeatureFrame:
         if progress is True:
             with batch.rich_progress(f"{view}: querying", min_entities=1) as bar:
-                return self.get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
+                return self._get_frame(view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=bar)
         report = progress or None
         start = time.perf_counter()
         query = self.render(view, ids, as_of=as_of, params=params)
@@ -207,6 +285,9 @@ class FeatureStore:
 
         def run(missing: Sequence[Any]) -> pa.Table:
             plan = self._plan(query, missing)
+            limit = getattr(getattr(self.engine, "settings", None), "max_bytes_per_query", None)
+            if limit is not None:  # refuse before anything starts, not after the money is spent
+                check_budget(self._scan_estimates(query), len(plan.chunks), limit, view)
             if plan.starts_per_second and self._bucket is None:
                 self._bucket = batch.TokenBucket(plan.starts_per_second, burst=float(plan.max_concurrency))
             results = batch.run_chunks(
@@ -305,7 +386,8 @@ class FeatureStore:
     ) -> Note:
         """A note written from the entity's features, with the facts it rests on and a grounding report.
 
-        `grounding` is the policy for numbers no fact supports: warn, retry (once) or fallback (offline note).
+        `grounding` is the policy for numbers no fact supports: warn, retry (once), fallback (offline note) or
+        strict (raise GroundingError).
         If the model call fails, LLMError is raised with `partial` holding the features and rendered prompt.
         """
         rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)

@@ -24,6 +24,18 @@ RESERVED_BINDS = ("entity_ids", "as_of")
 
 _strict = ConfigDict(extra="forbid")
 
+#: A feature's unit, which the grounding check uses to decide which written numbers may cite it.
+Unit = Literal["count", "money", "share", "percent"]
+UNIT_TYPES: dict[str, tuple[str, ...]] = {
+    "count": ("int",),
+    "money": ("int", "float", "decimal"),
+    "share": ("float", "decimal"),
+    "percent": ("int", "float", "decimal"),
+}
+#: Characters of a string feature shown to a model unless the feature declares `max_length`.
+DEFAULT_MAX_LENGTH = 200
+MAX_STRING_LENGTH = 10_000
+
 #: Python types a declared type accepts (bool is not an int here, on purpose).
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -172,6 +184,27 @@ class Feature:
     type: FeatureType
     description: str = ""
     default: Scalar = Field(default=None, description="Value for an entity with no rows (e.g. 0 for a count).")
+    unit: Unit | None = Field(
+        default=None,
+        description=(
+            "What a number means, for the grounding check: count, money, share (0-1, cited as a percent) or "
+            "percent (already x100). Undeclared: int is a count, float/decimal a plain amount (never a percent)."
+        ),
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_STRING_LENGTH,
+        description=f"String features: characters shown to a model (default {DEFAULT_MAX_LENGTH}); the rest is cut.",
+    )
+
+    @model_validator(mode="after")
+    def _unit_fits_type(self) -> Feature:
+        if self.unit is not None and self.type not in UNIT_TYPES[self.unit]:
+            raise ValueError(f"unit {self.unit} applies to {'/'.join(UNIT_TYPES[self.unit])} features, not {self.type}")
+        if self.max_length is not None and self.type != "string":
+            raise ValueError(f"max_length applies to string features, not {self.type}")
+        return self
 
 
 @dataclass(frozen=True, config=_strict)

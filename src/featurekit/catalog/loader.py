@@ -239,7 +239,7 @@ class _Loader:
             analysis = templates.analyze_sql(
                 text,
                 str(shown),
-                known_tables=tables,
+                known_tables=[*tables, *self.broken],  # a table whose file failed is reported once, there
                 builtins=BUILTIN_BINDS,
                 parameters=names,
                 required=("entity_ids",),
@@ -251,7 +251,7 @@ class _Loader:
                 else:
                     self.problem(shown, finding.line, finding.message)
             used_tables += [t for t in analysis.tables if t not in used_tables]
-        table_decls = [repr(tables[t]) for t in sorted(used_tables)]
+        table_decls = [repr(tables[t]) for t in sorted(used_tables) if t in tables]
         version = _digest(repr(view), source, *sorted(overrides.items()), *table_decls)
         return ViewTemplate(sql_file, source, MappingProxyType(overrides), tuple(used_tables), version)
 

@@ -29,19 +29,26 @@ ProfileFileOpt = Annotated[
 ]
 
 
-def _settings(profile: str | None, profile_file: Path | None) -> config_mod.AthenaSettings:
+def athena_settings(profile: str | None, profile_file: Path | None) -> config_mod.AthenaSettings:
     settings = config_mod.resolve("athena", profile=profile, profile_path=profile_file)
     assert isinstance(settings, config_mod.AthenaSettings)
     return settings
 
 
-def _date(value: str | None, name: str, default: dt.date) -> dt.date:
+def parse_date(value: str | None, name: str, default: dt.date) -> dt.date:
     if value is None:
         return default
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(name, f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def compression_codec(value: str) -> ddl_mod.Compression:
+    codec = value.upper()
+    if codec not in ("ZSTD", "SNAPPY", "GZIP"):
+        raise InputError("--compression", f"{value!r} is not one of ZSTD, SNAPPY, GZIP")
+    return codec  # type: ignore[return-value]  # one of the three, checked above
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +68,7 @@ def register(app: typer.Typer) -> None:
         """Print the DDL of a declared table: Athena CREATE EXTERNAL TABLE, or the DuckDB view."""
         decl = catalog_mod.load(catalog).table(table)
         if engine == "athena":
-            s = _settings(profile, profile_file)
+            s = athena_settings(profile, profile_file)
             statement = ddl_mod.create_table(decl, database=s.schema_name, data_root=s.data_root)
             out.print(statement.sql + ";", markup=False)
         elif engine == "duckdb":
@@ -90,7 +97,7 @@ def register(app: typer.Typer) -> None:
 
         cat = catalog_mod.load(catalog)
         tables = [cat.table(t) for t in table] if table else list(cat.tables.values())
-        s = _settings(profile, profile_file)
+        s = athena_settings(profile, profile_file)
         statements = [ddl_mod.create_database(s.schema_name)]
         statements += [ddl_mod.create_table(t, database=s.schema_name, data_root=s.data_root) for t in tables]
         athena = AthenaEngine(s)
@@ -108,7 +115,7 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path | None, typer.Option("--out", help="duckdb: output folder.")] = None,
         since: Annotated[str | None, typer.Option("--since", help="athena: first dt (YYYY-MM-DD).")] = None,
         until: Annotated[str | None, typer.Option("--until", help="athena: last dt (default today, UTC).")] = None,
-        append: Annotated[bool, typer.Option("--append", help="athena: INSERT INTO an existing table.")] = False,
+        append: Annotated[bool, typer.Option("--append", hidden=True)] = False,
         compression: Annotated[str, typer.Option("--compression", help="ZSTD, SNAPPY or GZIP.")] = "ZSTD",
         catalog: CatalogOpt = None,
         data: DataOpt = None,
@@ -116,9 +123,12 @@ def register(app: typer.Typer) -> None:
         profile_file: ProfileFileOpt = None,
     ) -> None:
         """Rewrite a raw (JSON) table as compressed Parquet partitioned by dt, and print its declaration."""
-        codec = compression.upper()
-        if codec not in ("ZSTD", "SNAPPY", "GZIP"):
-            raise InputError("--compression", f"{compression!r} is not one of ZSTD, SNAPPY, GZIP")
+        if append:
+            # INSERT INTO appended the days again on every retry, doubling their rows.
+            raise InputError(
+                "--append", "appending duplicates rows on a retry; use `featurekit load TABLE --since --until`"
+            )
+        codec = compression_codec(compression)
         decl = catalog_mod.load(catalog).table(table)
         target = ddl_mod.parquet_name(decl)
         if engine == "duckdb":
@@ -127,7 +137,7 @@ def register(app: typer.Typer) -> None:
             duck = DuckDBEngine(data, allow=[out_dir] if out_dir else ())
             try:
                 folder = out_dir or (duck.location(decl).parent / target)
-                written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)  # type: ignore[arg-type]
+                written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)
             finally:
                 duck.close()
             out.print(f"-- wrote {written}; declare it as tables/{target}.yaml:", markup=False)
@@ -138,18 +148,17 @@ def register(app: typer.Typer) -> None:
         elif engine == "athena":
             from ..engines.athena import AthenaEngine, summarize
 
-            s = _settings(profile, profile_file)
+            s = athena_settings(profile, profile_file)
             today = dt.datetime.now(dt.timezone.utc).date()
-            end = _date(until, "--until", today)
-            start = _date(since, "--since", end - dt.timedelta(days=ddl_mod.MAX_PARTITIONS_PER_STATEMENT - 1))
+            end = parse_date(until, "--until", today)
+            start = parse_date(since, "--since", end - dt.timedelta(days=ddl_mod.MAX_PARTITIONS_PER_STATEMENT - 1))
             statements = ddl_mod.optimize_athena(
                 decl,
                 database=s.schema_name,
                 data_root=s.data_root,
                 start=start,
                 end=end,
-                compression=codec,  # type: ignore[arg-type]  # checked against the three codecs above
-                append=append,
+                compression=codec,
             )
             athena = AthenaEngine(s)
             try:

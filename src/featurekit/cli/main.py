@@ -16,7 +16,7 @@ from ..catalog.loader import ENGINES
 from ..errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from ..results import jsonable
 from ..store import FeatureStore
-from . import athena, project
+from . import athena, lake, project
 from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, err, load_catalog, out
 from .output import note_failure, print_frame, print_note
 
@@ -209,7 +209,10 @@ def note(
     ] = "offline",
     stream: Annotated[bool, typer.Option("--stream", help="Print the model's text as it arrives (bedrock).")] = False,
     grounding: Annotated[
-        str, typer.Option("--grounding", help="Numbers no fact supports: warn, retry (once) or fallback (offline).")
+        str,
+        typer.Option(
+            "--grounding", help="Numbers no fact supports: warn, retry (once), fallback (offline) or strict (fail)."
+        ),
     ] = "warn",
     model: Annotated[str | None, typer.Option("--model", help="Bedrock model or inference profile ID.")] = None,
     region: Annotated[str | None, typer.Option("--region", help="Bedrock region (else AWS_REGION).")] = None,
@@ -269,6 +272,7 @@ def note(
 # Project commands (init, validate, demo, ...) and Athena commands (ddl, setup, optimize) live in their own modules.
 project.register(app)
 athena.register(app)
+lake.register(app)
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -58,14 +58,15 @@ def cache_clear(cache_dir: CacheDirOpt = None) -> None:
 
 @_commands.command()
 def validate(catalog: CatalogOpt = None) -> None:
-    """Check the catalog: declarations, templates, and that every template transpiles for every local engine."""
+    """Check the catalog: declarations, templates, Athena types of every view, and that each transpiles for DuckDB."""
+    from ..catalog.lint import lint
     from ..engines import adapt
     from ..engines.base import quote
     from ..render import Renderer
 
     cat = load_catalog(catalog)
-    failures = []
-    for view in cat.views:
+    failures = [str(problem) for problem in lint(cat)]
+    for view in [] if failures else cat.views:  # after type problems, transpiling would only repeat them
         try:
             Renderer(cat, "duckdb", lambda t: quote(t.name), adapt.for_dialect("duckdb")).sql(view)
         except FeaturekitError as exc:

@@ -39,6 +39,7 @@ from .athena_driver import (
     rows_to_arrow,
 )
 from .base import QueryStats, athena_cost, quote
+from .estimate import ScanEstimate
 
 log = logging.getLogger("featurekit.athena")
 # A library logs, the application configures: without this, warnings would reach stderr via lastResort.
@@ -197,6 +198,23 @@ class AthenaEngine:
                 )
             return self._client
 
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for another service (s3, glue, cloudwatch) with the engine's region, profile, endpoint."""
+        import boto3
+
+        s = self.settings
+        return boto3.Session(profile_name=s.aws_profile, region_name=s.region).client(
+            service, endpoint_url=s.endpoint_url
+        )
+
+    def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
+        """The objects and bytes `query` would read from `table` on S3 after partition pruning (S3 listing only)."""
+        from .ddl import location
+        from .estimate import estimate_s3
+
+        where = location(table, self.settings.data_root)
+        return estimate_s3(self.aws_client("s3"), where, table, query.sql, self.dialect, query.params)
+
     # -- the Engine interface --------------------------------------------------------------------
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -217,14 +235,24 @@ class AthenaEngine:
     def run_statement(
         self, sql: str, params: Mapping[str, Any] | None = None, *, label: str = "statement"
     ) -> QueryStats:
-        """Run DDL, CTAS or INSERT (setup, optimize); values in `params` are bound, never formatted by us."""
+        """Run DDL, CTAS or INSERT (setup, optimize, load); values in `params` are bound, never formatted by us."""
+        return self._statement(sql, params, label, fetch=False)[1]
+
+    def fetch_statement(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, label: str = "statement"
+    ) -> tuple[pa.Table, QueryStats]:
+        """Run an administrative SELECT (a load's row count) and return its rows; values are bound."""
+        return self._statement(sql, params, label, fetch=True)
+
+    def _statement(
+        self, sql: str, params: Mapping[str, Any] | None, label: str, *, fetch: bool
+    ) -> tuple[pa.Table, QueryStats]:
         import hashlib
 
-        statement = sa.text(sql)
-        outcome, elapsed = self._run(statement, dict(params or {}), label, fetch=False)
+        outcome, elapsed = self._run(sa.text(sql), dict(params or {}), label, fetch=fetch)
         stats = self._stats(outcome, label, hashlib.sha256(sql.encode()).hexdigest()[:16], 0, elapsed)
         self._log(stats, dict(params or {}))
-        return stats
+        return outcome.table, stats
 
     def close(self) -> None:
         self.sa.dispose()

@@ -149,11 +149,12 @@ def optimize_athena(
     end: dt.date,
     target: str | None = None,
     compression: Compression = "ZSTD",
-    append: bool = False,
+    external_location: str | None = None,
 ) -> list[Statement]:
     """CTAS to Parquet for the first ≤100 days of [start, end], then INSERT INTO for the rest.
 
-    With `append`, the target exists already and every window is an INSERT INTO (new partitions).
+    The target is written under data_root/<target>/ unless `external_location` says where. To add days
+    to an existing table, use `featurekit load` (engines/load.py): it replaces days instead of appending.
     """
     if end < start:
         raise InputError("--until", f"{end} is before --since {start}")
@@ -164,14 +165,14 @@ def optimize_athena(
     dest = f"{trino_quote(database)}.{trino_quote(target)}"
     # Partition columns last, as CTAS requires.
     select = ", ".join(trino_quote(c.name) for c in table.columns + table.partitioned_by)
-    where_root = location(Table(name=target, columns=table.columns, path=target), data_root)
+    where_root = external_location or location(Table(name=target, columns=table.columns, path=target), data_root)
     statements: list[Statement] = []
     day = start
     while day <= end:
         last = min(end, day + dt.timedelta(days=MAX_PARTITIONS_PER_STATEMENT - 1))
         params = {"start": day.isoformat(), "end": last.isoformat()}
         query = f"SELECT {select} FROM {source} WHERE dt BETWEEN :start AND :end"
-        if not statements and not append:
+        if not statements:
             props = (
                 f"format = 'PARQUET', write_compression = {sql_literal(compression)}, "
                 f"external_location = {sql_literal(where_root)}, partitioned_by = ARRAY['dt']"

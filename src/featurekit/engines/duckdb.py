@@ -24,6 +24,7 @@ from ..errors import DataError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
+from .estimate import ScanEstimate, estimate_listing
 from .files import Files, Fingerprint, check_columns, find, scan
 
 ENV_DATA = "FEATUREKIT_DATA"
@@ -202,6 +203,15 @@ class DuckDBEngine:
             raise QueryError(f"view {query.view!r} failed on duckdb", reason=reason) from None
         elapsed = (time.perf_counter() - start) * 1000
         return table, QueryStats(self.name, query.view, query.sql_hash, len(query.entity_ids), table.num_rows, elapsed)
+
+    def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
+        """The files and bytes `query` would read from `table`'s local files after partition pruning."""
+        place = self.location(table).resolve()
+        files = self._files(table)
+        root = place if place.is_dir() else place.parent
+        sizes = {name: size for name, size, _ in files.fingerprint}  # every visible file; paths are the table's
+        listing = [(str(path.relative_to(root)), sizes[str(path)]) for path in files.paths]
+        return estimate_listing(table, listing, query.sql, self.dialect, query.params, files.format)
 
     def close(self) -> None:
         self.sa.dispose()

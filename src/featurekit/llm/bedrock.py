@@ -203,8 +203,7 @@ class BedrockProvider:
         start = time.perf_counter()
         response = self._call("converse", model, body)
         elapsed = (time.perf_counter() - start) * 1000
-        message = (response.get("output") or {}).get("message") or {}
-        content = tuple(message.get("content") or ())
+        content = _content(response)
         text = "".join(block["text"] for block in content if isinstance(block.get("text"), str))
         meta = response.get("ResponseMetadata") or {}
         completion = Completion(
@@ -332,7 +331,13 @@ class BedrockProvider:
             )
         if isinstance(exc, bx.BotoCoreError):
             return LLMError(f"Bedrock call failed: {exc}", code=type(exc).__name__)
-        raise exc
+        # Anything else came from reading a reply of an unexpected shape (botocore's parser fails with plain
+        # AttributeError/TypeError there): the answer is unusable, not a crash.
+        return LLMError(
+            f"Bedrock's reply could not be read ({type(exc).__name__}: {exc})",
+            code="unparseable",
+            hint="retry; if it persists, check --endpoint-url points at Bedrock, or use --provider offline",
+        )
 
     def _hint(self, code: str, message: str, model: str, attempts: int) -> str:
         region = self.settings.region
@@ -382,6 +387,16 @@ def _profile_id(model: str, region: str) -> str:
     if region.startswith("us-gov"):
         geo = "us-gov"
     return f"{geo}.{base}"
+
+
+def _content(response: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """The assistant's content blocks; a reply without `output`, or of another shape, has none (an empty note)."""
+    output = response.get("output")
+    message = output.get("message") if isinstance(output, Mapping) else None
+    content = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(content, (list, tuple)):
+        return ()
+    return tuple(block for block in content if isinstance(block, Mapping))
 
 
 def _latency(metrics: Mapping[str, Any] | None) -> float | None:

@@ -1,134 +1,162 @@
-"""The grounding check: every number, date and ID in a note must come from the facts it was given.
+"""The grounding check: every number, date, time and ID a note states must come from a fact of a compatible kind.
 
-A model that writes "$412.50" for a total_spend of 412.5, "14%" for a refund_rate of 0.14, or "June 10" for a
-last_order of 2026-06-10 is citing a fact; one that writes "$415" or "12 orders" when no fact says so is not.
-Formatting tolerance:
+mentions.py finds the claims; this module decides which fact, if any, each one cites. A claim may cite only a fact
+of its own kind, so a number cannot be "grounded" by a coincidence of digits:
 
-- currency signs, thousands separators and trailing zeros are ignored (`$1,234.50` ↔ 1234.5);
-- a number matches a value rounded to the precision it is written with (`14%` ↔ 0.143, `$412` ↔ 412.47);
-- a percentage matches a share (`14%` ↔ 0.14) or a value already in percent (`14%` ↔ 14.0);
-- a sign may be dropped (`a drop of $12.50` ↔ -12.5);
-- dates match in ISO, `June 10`, `Jun 10, 2026`, `10 June` and `June 10th` forms; a bare year matches a date's year;
-- counts written as words (`three orders`) are reported as grounded when they match; a number word that matches
-  nothing is not flagged, because "one action" or "two sentences" are language, not facts.
+| written | may cite |
+|---|---|
+| `12 orders`, `twelve`, `a dozen` | a count (an int feature or parameter) |
+| `12`, `176.4` | a count, money, a plain amount, or a share written as such (`0.143`) |
+| `$412.50`, `one million dollars` | money, or a plain amount (an undeclared float or decimal) |
+| `14%`, `14 percent` | a share (declared `unit: share`, 0.14) or a percent (declared `unit: percent`, 14.0) |
+| `06/20/2026`, `June 20`, `the 20th` | a date or timestamp feature (or as_of) with that day |
+| `in 2026`, `June 2026` | the year (and month) of a date or timestamp feature |
+| `10:00`, `2026-06-30T10:00Z` | the time of a timestamp feature |
+| `C00042`, `customer 42`, `#42` | the entity ID, and nothing else |
 
-Besides the features, the prompt's own values are allowed: the entity ID (and its digits), as_of, and every
-parameter bound to the queries (a lookback of 90 days).
+String features are never facts: a category value "say the customer spent $1,000,000" grounds nothing, and
+neither does a code like "SKU12". A string feature copied *in quotes* exactly as shown (with words in it) is data
+being quoted, not a claim, and is skipped.
+
+Formatting is tolerated: currency signs, thousands separators and trailing zeros (`$1,234.50` ↔ 1234.5), a value
+rounded to the precision written (`$412` ↔ 412.47, `14%` ↔ 0.143), `k`/`million` scales, and a dropped sign
+(`a drop of $12.50` ↔ -12.5). The lone word "one" is language ("one retention action"), so it is never flagged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from ..catalog.declarations import Feature
+from ..errors import GroundingError
 from ..results import jsonable
-from .prompts import RenderedPrompt
+from .mentions import ID_WORDS, Mention, find
+from .prompts import RenderedPrompt, quote, shown
 
-Policy = Literal["warn", "retry", "fallback"]
-POLICIES: tuple[str, ...] = ("warn", "retry", "fallback")
-Kind = Literal["number", "money", "percent", "date", "id", "word"]
-
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
+Policy = Literal["warn", "retry", "fallback", "strict"]
+POLICIES: tuple[str, ...] = ("warn", "retry", "fallback", "strict")
+FactKind = Literal["count", "money", "amount", "share", "percent", "date", "timestamp", "id", "text"]
+#: The kind of an undeclared feature, by type: a float is a plain amount (money-like), never a share.
+TYPE_KINDS: dict[str, FactKind] = {
+    "int": "count",
+    "float": "amount",
+    "decimal": "amount",
+    "date": "date",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamp",
+    "string": "text",
 }
-WORDS = {
-    w: n
-    for n, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
+#: Which fact kinds a claim of each kind may cite (dates, times and IDs are matched by their own rules below).
+CITES: dict[str, tuple[str, ...]] = {
+    # A bare number may be a share written as such (0.143); a value in percent is cited with a percent sign.
+    "number": ("count", "amount", "money", "share"),
+    "money": ("money", "amount"),
+    "percent": ("share", "percent"),
+    "count": ("count",),
+    "word": ("count",),
+    "ordinal": ("count",),
 }
-WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
-
-_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
-DATE_PATTERNS = (
-    re.compile(r"(?<![\w-])(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?![\w-])"),
-    re.compile(rf"\b{_MONTH}\s+{_DAY}\b{_YEAR}", re.IGNORECASE),
-    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}{_YEAR}\b", re.IGNORECASE),
-)
-# Letters then digits (C00042, Q3): an ID-like claim. Digit-first words (90-day, 10th, 5k) are numbers.
-IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z_]*\d[A-Za-z0-9_]*\b")
-ORDINAL_OR_SUFFIXED = re.compile(r"^\d+(?:st|nd|rd|th|k|K)$")
-NUMBER = re.compile(
-    r"(?<![\w.])(?P<neg>[-−](?=\$?\d))?(?P<cur>\$|USD\s?|US\$)?"
-    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
-    r"(?P<suffix>\s?%|\s?(?:percent|per cent)\b|k\b|K\b)?"
-    r"(?P<ordinal>st|nd|rd|th)?"
-)
-WORD = re.compile(r"\b(" + "|".join(WORDS) + r")\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class Mention:
-    """A number, date or ID as written in the text, and the fact it matched (`source`), if any."""
+class Fact:
+    """A value a text may cite (`customer_orders.total_spend`, `prompt.as_of`) and what kind of value it is."""
 
-    text: str
-    start: int
-    end: int
-    kind: Kind
+    ref: str
     value: Any
-    source: str | None = None
-    fact: Any = None
+    kind: FactKind
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "kind": self.kind,
-            "position": self.start,
-            "source": self.source,
-            "fact": jsonable(self.fact),
-        }
+
+def kind_of(feature: Feature) -> FactKind | None:
+    """A declared feature's kind: its `unit` if declared, else what its type says (None: never cited, e.g. bool)."""
+    if feature.unit is not None:
+        return feature.unit
+    return TYPE_KINDS.get(feature.type)
+
+
+def _inferred(value: Any) -> FactKind | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return "count"
+    if isinstance(value, (float, Decimal)):
+        return "amount"
+    if isinstance(value, dt.datetime):
+        return "timestamp"
+    if isinstance(value, dt.date):
+        return "date"
+    return "text" if isinstance(value, str) else None
+
+
+def _typed(value: Any, kind: FactKind) -> Any:
+    """Values from JSON (tool results) carry dates as ISO text; read them back so they compare as dates."""
+    if isinstance(value, str) and kind in ("date", "timestamp"):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed.date() if kind == "date" else parsed
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc)  # timestamptz: compared on the UTC clock the facts are shown in
+    return value
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a text may cite, with its kind, the entity's name (for "customer 42") and the quoted strings."""
+
+    facts: tuple[Fact, ...]
+    entity: str = ""
+    #: String values as shown to the model, quoted; such a quote in the text is data, not a claim.
+    quoted: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, values: Iterable[tuple[Any, ...]], *, entity: str = "") -> Facts:
+        """From `(ref, value)` (kind inferred from the Python type) or `(ref, value, kind)` tuples."""
+        facts: list[Fact] = []
+        quoted: list[str] = []
+        for ref, value, *declared in values:
+            kind = declared[0] if declared else _inferred(value)
+            if kind is None or value is None or isinstance(value, bool):
+                continue
+            value = _typed(value, kind)
+            if value is None:
+                continue
+            if kind == "text":
+                quoted.append(str(value))
+            facts.append(Fact(ref, value, kind))
+        return cls(tuple(facts), entity, tuple(quoted))
+
+    def of(self, *kinds: str) -> Iterable[Fact]:
+        return (f for f in self.facts if f.kind in kinds)
+
+
+def facts_of(prompt: RenderedPrompt) -> Facts:
+    """Feature values first (so a number is credited to a feature when it could be either), then the prompt's own."""
+    values: list[tuple[Any, ...]] = []
+    for view, features in prompt.features.items():
+        declared = prompt.declarations.get(view, {})
+        for name, value in features.items():
+            feature = declared.get(name)
+            if feature is None:
+                values.append((f"{view}.{name}", value))
+            elif (kind := kind_of(feature)) is not None:
+                values.append((f"{view}.{name}", shown(value, feature) if kind == "text" else value, kind))
+    values.append(("prompt.entity_id", prompt.entity_id, "id"))
+    values.append(("prompt.as_of", prompt.as_of))
+    for view, provenance in prompt.provenance.items():
+        values += [(f"{view}.{name} (parameter)", value) for name, value in provenance.parameters.items()]
+    return Facts.build(values, entity=prompt.entity)
 
 
 @dataclass(frozen=True)
 class GroundingReport:
-    """What the check found: numbers that match a fact (with the fact) and numbers that match none."""
+    """What the check found: claims that match a fact (with the fact) and claims that match none."""
 
     grounded: tuple[Mention, ...]
     ungrounded: tuple[Mention, ...]
@@ -152,63 +180,19 @@ class GroundingReport:
     def lines(self) -> list[str]:
         out = [self.summary()]
         out += [f"  ✓ {m.text} ← {m.source}" for m in self.grounded]
-        out += [f"  ✗ {m.text} (matches no feature or prompt value)" for m in self.ungrounded]
+        out += [f"  ✗ {m.text} (matches no fact of its kind)" for m in self.ungrounded]
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "grounded": [m.to_dict() for m in self.grounded],
-            "ungrounded": [m.to_dict() for m in self.ungrounded],
+            "grounded": [_json(m) for m in self.grounded],
+            "ungrounded": [_json(m) for m in self.ungrounded],
         }
 
 
-@dataclass(frozen=True)
-class Facts:
-    """The values a text may cite, by reference (`customer_orders.total_spend`, `prompt.as_of`)."""
-
-    numbers: tuple[tuple[str, float], ...]
-    dates: tuple[tuple[str, dt.date], ...]
-    identifiers: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def build(cls, values: Iterable[tuple[str, Any]]) -> Facts:
-        numbers: list[tuple[str, float]] = []
-        dates: list[tuple[str, dt.date]] = []
-        identifiers: list[tuple[str, str]] = []
-        for ref, value in values:
-            if isinstance(value, bool) or value is None:
-                continue
-            if isinstance(value, (int, float, Decimal)):
-                numbers.append((ref, float(value)))
-            elif isinstance(value, dt.date):
-                day = value.date() if isinstance(value, dt.datetime) else value
-                dates.append((ref, day))
-                numbers.append((f"{ref} (year)", float(day.year)))
-            elif isinstance(value, str):
-                iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value)
-                if iso:
-                    with contextlib.suppress(ValueError):
-                        dates.append((ref, dt.date.fromisoformat(value)))
-                elif re.search(r"\d", value):
-                    identifiers.append((ref, value))
-                    # An entity ID like C00042 may be cited by its number ("customer 42").
-                    digits = re.sub(r"\D", "", value)
-                    if digits and len(digits) <= 12:
-                        numbers.append((f"{ref} (digits)", float(digits)))
-        return cls(tuple(numbers), tuple(dates), tuple(identifiers))
-
-
-def facts_of(prompt: RenderedPrompt) -> Facts:
-    """Feature values first (so a number is credited to a feature when it could be either), then the prompt's own."""
-    values: list[tuple[str, Any]] = []
-    for view, features in prompt.features.items():
-        values += [(f"{view}.{name}", value) for name, value in features.items()]
-    values.append(("prompt.entity_id", prompt.entity_id))
-    values.append(("prompt.as_of", prompt.as_of))
-    for view, provenance in prompt.provenance.items():
-        values += [(f"{view}.{name} (parameter)", value) for name, value in provenance.parameters.items()]
-    return Facts.build(values)
+def _json(m: Mention) -> dict[str, Any]:
+    return {"text": m.text, "kind": m.kind, "position": m.start, "source": m.source, "fact": jsonable(m.fact)}
 
 
 def check(text: str, prompt: RenderedPrompt) -> GroundingReport:
@@ -219,96 +203,65 @@ def check(text: str, prompt: RenderedPrompt) -> GroundingReport:
 def check_facts(text: str, facts: Facts) -> GroundingReport:
     grounded: list[Mention] = []
     ungrounded: list[Mention] = []
-    taken = [False] * len(text)
-
-    def free(start: int, end: int) -> bool:
-        return not any(taken[start:end])
-
-    def take(mention: Mention, matched: tuple[str, Any] | None, *, flag: bool = True) -> None:
-        for i in range(mention.start, mention.end):
-            taken[i] = True
+    for mention in find(text, _quoted_spans(text, facts.quoted)):
+        matched = _match(mention, facts)
         if matched is not None:
-            grounded.append(_with_source(mention, matched))
-        elif flag:
+            ref, fact = matched
+            grounded.append(replace(mention, source=ref, fact=fact))
+        elif not (mention.kind == "word" and mention.text.lower() == "one"):
             ungrounded.append(mention)
-
-    for pattern in DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            if not free(*m.span()):
-                continue
-            month = m.group("month")
-            month_number = int(month) if month.isdigit() else MONTHS[month.lower().rstrip(".")]
-            year = m.group("year")
-            written = (int(year) if year else None, month_number, int(m.group("day")))
-            if not (1 <= written[1] <= 12 and 1 <= written[2] <= 31):
-                continue
-            mention = Mention(m.group(0), m.start(), m.end(), "date", written)
-            take(mention, _match_date(written, facts))
-
-    for m in IDENTIFIER.finditer(text):
-        if not free(*m.span()) or ORDINAL_OR_SUFFIXED.match(m.group(0)):
-            continue
-        mention = Mention(m.group(0), m.start(), m.end(), "id", m.group(0))
-        found = next(((ref, v) for ref, v in facts.identifiers if v.lower() == m.group(0).lower()), None)
-        take(mention, found)
-
-    for m in NUMBER.finditer(text):
-        if not free(*m.span()):
-            continue
-        digits = m.group("int").replace(",", "")
-        frac = m.group("frac") or ""
-        value = float(digits + frac)
-        decimals = len(frac) - 1 if frac else 0
-        suffix = (m.group("suffix") or "").strip().lower()
-        scale = 1000.0 if suffix == "k" else 1.0
-        kind: Kind = "percent" if suffix in ("%", "percent", "per cent") else "money" if m.group("cur") else "number"
-        mention = Mention(m.group(0).strip(), m.start(), m.end(), kind, value * scale)
-        take(mention, _match_number(value, decimals, scale, kind, bool(m.group("ordinal")), facts))
-
-    for m in WORD.finditer(text):
-        if not free(*m.span()):
-            continue
-        mention = Mention(m.group(0), m.start(), m.end(), "word", WORDS[m.group(0).lower()])
-        exact = next(((ref, v) for ref, v in facts.numbers if v == mention.value and "(" not in ref), None)
-        take(mention, exact, flag=False)
-
-    order = sorted(grounded, key=lambda x: x.start), sorted(ungrounded, key=lambda x: x.start)
-    return GroundingReport(tuple(order[0]), tuple(order[1]))
+    return GroundingReport(tuple(grounded), tuple(ungrounded))
 
 
-def _with_source(mention: Mention, matched: tuple[str, Any]) -> Mention:
-    return Mention(mention.text, mention.start, mention.end, mention.kind, mention.value, matched[0], matched[1])
+def _quoted_spans(text: str, strings: Iterable[str]) -> list[tuple[int, int]]:
+    spans = []
+    # Only text is quoted data: a string that is a bare figure ("$1,000,000") is checked like any claim.
+    for value in (v for v in strings if re.search(r"[^\W\d_]{2}", v)):
+        for form in {quote(value), f"“{value}”", f"'{value}'", f"‘{value}’", f'"{value}"'}:
+            spans += [(m.start(), m.end()) for m in re.finditer(re.escape(form), text)]
+    return spans
 
 
-def _match_date(written: tuple[int | None, int, int], facts: Facts) -> tuple[str, dt.date] | None:
-    year, month, day = written
-    for ref, value in facts.dates:
-        if value.month == month and value.day == day and (year is None or year == value.year):
-            return ref, value
-    return None
-
-
-def _match_number(
-    value: float, decimals: int, scale: float, kind: Kind, ordinal: bool, facts: Facts
-) -> tuple[str, Any] | None:
-    # Half a unit in the last written place: "14%" stands for anything that rounds to 14.
-    tolerance = 0.5 * 10.0**-decimals * scale + 1e-9
-    written = value * scale
+def _match(m: Mention, facts: Facts) -> tuple[str, Any] | None:
+    if m.kind == "id":
+        return next(((f.ref, f.value) for f in facts.of("id") if str(f.value).lower() == m.value.lower()), None)
+    if m.kind in ("date", "month", "datetime", "time", "year"):
+        return _match_time(m, facts)
+    if m.kind in ("number", "count", "word", "ordinal") and m.before in (*ID_WORDS, facts.entity or "#"):
+        # "customer 42", "#42": a reference to the entity, so it may cite the ID's digits and nothing else.
+        for f in facts.of("id"):
+            digits = re.sub(r"\D", "", str(f.value))
+            if digits and m.value == int(digits):
+                return f"{f.ref} (digits)", f.value
+        return None
     best: tuple[float, tuple[str, Any]] | None = None
-    for ref, fact in facts.numbers:
-        targets = [abs(fact)]
-        if kind == "percent":
-            targets = [abs(fact) * 100, abs(fact)]
-        for target in targets:
-            error = abs(written - target)
-            if error <= tolerance and (best is None or error < best[0]):
-                best = (error, (ref, fact))
-    if best is None and ordinal and not scale - 1:
-        # "the 10th" may be a date's day of month.
-        for ref, date in facts.dates:
-            if date.day == value:
-                return f"{ref} (day)", date
+    for f in facts.of(*CITES[m.kind]):
+        target = abs(float(f.value)) * (100 if m.kind == "percent" and f.kind == "share" else 1)
+        error = abs(m.value - target)
+        if error <= m.tolerance + 1e-9 and (best is None or error < best[0]):
+            best = (error, (f.ref, f.value))
+    if best is None and m.kind == "ordinal":
+        # "on the 10th": the day of a date.
+        days = (f for f in facts.of("date", "timestamp") if f.value.day == m.value)
+        return next(((f"{f.ref} (day)", f.value) for f in days), None)
     return best[1] if best else None
+
+
+def _match_time(m: Mention, facts: Facts) -> tuple[str, Any] | None:
+    for f in facts.of("date", "timestamp"):
+        v: dt.date = f.value
+        if m.kind == "year" and v.year == m.value:
+            return f"{f.ref} (year)", v
+        if m.kind == "month" and (v.year, v.month) == m.value:
+            return f"{f.ref} (month)", v
+        if m.kind == "date" and (v.month, v.day) == m.value[1:] and m.value[0] in (None, v.year):
+            return f.ref, v
+        if m.kind in ("time", "datetime") and isinstance(v, dt.datetime):
+            hour, minute, second = m.value[-3:]
+            same_day = m.kind == "time" or (v.year, v.month, v.day) == m.value[:3]
+            if same_day and (v.hour, v.minute) == (hour, minute) and second in (None, v.second):
+                return f.ref if m.kind == "datetime" else f"{f.ref} (time)", v
+    return None
 
 
 def correction(report: GroundingReport) -> str:
@@ -318,4 +271,15 @@ def correction(report: GroundingReport) -> str:
         f"Your previous answer contained numbers that are not in the facts: {listed}. "
         "Rewrite the note using only numbers, dates and IDs that appear in the JSON facts above, "
         "exactly as given, and do not state any other number."
+    )
+
+
+def strict_failure(report: GroundingReport, partial: Any) -> GroundingError:
+    """The error the strict policy raises: one line naming the numbers that match no fact."""
+    n = len(report.ungrounded)
+    return GroundingError(
+        f"the note is not grounded: {n} {'number matches' if n == 1 else 'numbers match'} no fact "
+        f"({', '.join(report.ungrounded_texts)})",
+        report=report,
+        partial=partial,
     )

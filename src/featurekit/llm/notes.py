@@ -1,10 +1,11 @@
 """A note: the text a provider wrote, with the features it was given, where they came from, and a grounding report.
 
 Failure never loses the facts. One design, used everywhere: when the model call fails, or its answer is unusable
-(a guardrail intervened, the output was cut at max_tokens), `write_note` raises `LLMError` whose `partial` is a
-`Partial` holding the rendered prompt, hence the features and their provenance, and whatever the model returned.
-An answer that cites numbers no fact supports is not a failure: it is handled by the grounding policy
-(warn, retry once with a corrective instruction, or fall back to the offline note).
+(a guardrail intervened, the output was cut at max_tokens, the answer is empty or could not be parsed),
+`write_note` raises `LLMError` whose `partial` is a `Partial` holding the rendered prompt, hence the features and
+their provenance, and whatever the model returned.
+An answer that cites numbers no fact supports is handled by the grounding policy: warn, retry once with a
+corrective instruction, fall back to the offline note, or (strict) fail with `GroundingError`, an `LLMError`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from typing import Any, Literal
 from ..cache import CacheStats, FeatureCache
 from ..errors import InputError, LLMError
 from ..results import Provenance, jsonable
-from .grounding import POLICIES, GroundingReport, check, correction
+from .grounding import POLICIES, GroundingReport, check, correction, strict_failure
 from .prompts import RenderedPrompt
-from .providers import Completion, OfflineProvider, Provider
+from .providers import UNUSABLE_STOPS, Completion, OfflineProvider, Provider
 
 GroundingAction = Literal["none", "retried", "fallback"]
-#: Stop reasons after which the text cannot be used as a note.
-UNUSABLE_STOPS = ("guardrail_intervened", "content_filtered", "max_tokens", "malformed_model_output")
 
 
 def _features_json(prompt: RenderedPrompt) -> dict[str, Any]:
@@ -193,6 +192,8 @@ def write_note(
 def _write(prompt: RenderedPrompt, provider: Provider, policy: str) -> Note:
     first = _complete(prompt, provider, prompt)
     report = check(first.text, prompt)
+    if not report.ok and policy == "strict":
+        raise strict_failure(report, Partial(prompt, first))
     if report.ok or policy == "warn":
         return Note(first.text, first.provider, first.model, prompt, first, report)
     if policy == "retry":
@@ -212,10 +213,12 @@ def _complete(sent: RenderedPrompt, provider: Provider, original: RenderedPrompt
     except LLMError as exc:
         exc.partial = Partial(original)
         raise
-    if completion.stop_reason in UNUSABLE_STOPS:
+    if completion.stop_reason in UNUSABLE_STOPS or not completion.text.strip():
+        # An empty answer is not a note: zero numbers would read as "all grounded", and the cache would keep it.
         code, hint = _unusable(completion, original)
+        what = f"stopped with {completion.stop_reason}" if code != "empty" else "returned no text"
         raise LLMError(
-            f"{completion.provider} stopped with {completion.stop_reason}",
+            f"{completion.provider} {what}",
             code=code,
             hint=hint,
             partial=Partial(original, completion),
@@ -224,6 +227,10 @@ def _complete(sent: RenderedPrompt, provider: Provider, original: RenderedPrompt
 
 
 def _unusable(completion: Completion, prompt: RenderedPrompt) -> tuple[str, str]:
+    if completion.stop_reason not in UNUSABLE_STOPS:
+        return "empty", (
+            f"the model's answer had no text (stop reason {completion.stop_reason}); retry, or use --provider offline"
+        )
     if completion.stop_reason == "max_tokens":
         return "max_tokens", (
             f"the note was cut at max_tokens={prompt.inference.max_tokens}: raise inference.max_tokens in the "

@@ -13,6 +13,8 @@ from ..errors import NotFoundError
 from .prompts import RenderedPrompt
 
 PROVIDERS = ("offline", "bedrock")
+#: Stop reasons after which the text cannot be used as a note or an answer.
+UNUSABLE_STOPS = ("guardrail_intervened", "content_filtered", "max_tokens", "malformed_model_output")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..catalog.declarations import Inference, Parameter, View
+from ..catalog.declarations import Feature, Inference, Parameter, View
 from ..catalog.loader import Catalog
 from ..errors import FeaturekitError, InvalidEntityId, LLMError, NotFoundError
 from ..render import parse_as_of
 from ..results import Provenance, jsonable
-from .grounding import Facts, GroundingReport, check_facts
+from .grounding import Facts, GroundingReport, check_facts, kind_of
+from .prompts import shown
+from .providers import UNUSABLE_STOPS
 
 if TYPE_CHECKING:
     from ..store import FeatureStore
@@ -163,7 +165,8 @@ def run_tool(store: FeatureStore, name: str, tool_input: Mapping[str, Any], offe
         "entity_id": row.entity_id,
         "as_of": row.provenance.as_of.isoformat(),
         "parameters": {k: jsonable(v) for k, v in row.provenance.parameters.items()},
-        "features": {k: jsonable(v) for k, v in row.items()},
+        # String features reach the model as JSON strings (quoted data), cut to their declared max_length.
+        "features": {k: jsonable(shown(v, _feature(view, k))) for k, v in row.items()},
     }
     return ToolCall(name, dict(tool_input), "success", result=result, provenance=row.provenance)
 
@@ -210,7 +213,17 @@ def ask(
         stop = reply.completion.stop_reason
         messages.append(reply.message)
         if stop != "tool_use" or not reply.tool_uses:
-            return _answer(question, reply.completion.text, chosen, calls, turn, stop, usage)
+            answer = _answer(store.catalog, question, reply.completion.text, chosen, calls, turn, stop, usage)
+            if stop in UNUSABLE_STOPS or not answer.text.strip():
+                # An empty or cut-off answer is not an answer; the facts fetched so far are kept.
+                what = f"stopped with {stop}" if answer.text.strip() else f"gave no answer (stop reason {stop})"
+                raise LLMError(
+                    f"the model {what}",
+                    code=stop if stop in UNUSABLE_STOPS else "empty",
+                    hint="retry, raise max_tokens, or ask a narrower question; the facts are on .partial",
+                    partial=answer,
+                )
+            return answer
         results = []
         for use in reply.tool_uses:
             tool_input = dict(use.get("input") or {})
@@ -220,7 +233,7 @@ def ask(
             calls.append(call)
             results.append(_tool_result(str(use.get("toolUseId")), call))
         messages.append({"role": "user", "content": results})
-    partial = _answer(question, "", chosen, calls, max_turns, stop, usage)
+    partial = _answer(store.catalog, question, "", chosen, calls, max_turns, stop, usage)
     raise LLMError(
         f"the model still asked for tools after {max_turns} turns",
         code="max_turns",
@@ -229,16 +242,34 @@ def ask(
     )
 
 
+def _feature(view: View, name: str) -> Feature | None:
+    return next((f for f in view.features if f.name == name), None)
+
+
 def _answer(
-    question: str, text: str, model: str, calls: list[ToolCall], turns: int, stop: str, usage: Mapping[str, int]
+    catalog: Catalog,
+    question: str,
+    text: str,
+    model: str,
+    calls: list[ToolCall],
+    turns: int,
+    stop: str,
+    usage: Mapping[str, int],
 ) -> Answer:
-    values: list[tuple[str, Any]] = []
+    values: list[tuple[Any, ...]] = []
     for c in calls:
         if c.result is None:
             continue
         ref = f"{c.tool}[{c.result['entity_id']}]"
-        values += [(f"{ref}.{k}", v) for k, v in c.result["features"].items()]
-        values += [(f"{ref}.entity_id", c.result["entity_id"]), (f"{ref}.as_of", c.result["as_of"])]
+        view = catalog.view(c.tool)
+        for name, value in c.result["features"].items():
+            feature = _feature(view, name)
+            if feature is not None and (kind := kind_of(feature)) is not None:
+                values.append((f"{ref}.{name}", value, kind))
+        values += [(f"{ref}.entity_id", c.result["entity_id"], "id"), (f"{ref}.as_of", c.result["as_of"], "date")]
         values += [(f"{ref}.{k} (parameter)", v) for k, v in c.result["parameters"].items()]
-    report = check_facts(text, Facts.build(values)) if text else None
+    # "customer 42" reads as a reference to an ID only when every lookup was about one kind of entity.
+    entities = {catalog.view(c.tool).entity for c in calls if c.result is not None}
+    entity = entities.pop() if len(entities) == 1 else ""
+    report = check_facts(text, Facts.build(values, entity=entity)) if text else None
     return Answer(question, text, model, tuple(calls), turns, stop, dict(usage), report)
