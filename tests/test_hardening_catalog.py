@@ -174,7 +174,7 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "undeclared-bind",
         sub(S, "AND :as_of\n", "AND :as_of AND :sneaky = 1\n"),
-        f"{S}:9: bind :sneaky is not a declared parameter",
+        f"{S}:8: bind :sneaky is not a declared parameter",
     ),
     (
         "unused-parameter",
@@ -190,13 +190,13 @@ CASES: list[tuple[str, Edit, str]] = [
         "template-variable",
         in_sql("{{ table('orders') }} WHERE x = '{{ entity_ids }}'"),
         f"{S}:5: template variable 'entity_ids' is not allowed: values reach SQL only as binds (write :entity_ids); "
-        "the only template helper is table('name')",
+        "the only template helpers are table('name') and window('name', 'days_parameter')",
     ),
     (
         "parameter-as-variable",
         in_sql("{{ table('orders') }} /* {{ lookback_days }} */"),
         f"{S}:5: template variable 'lookback_days' is not allowed: values reach SQL only as binds "
-        "(write :lookback_days); the only template helper is table('name')",
+        "(write :lookback_days); the only template helpers are table('name') and window('name', 'days_parameter')",
     ),
     ("jinja-syntax", in_sql("{{ table('orders') }"), f"{S}:5: Jinja syntax error: unexpected '}}'"),
     (

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 import featurekit
+from featurekit.engines.files import SchemaMismatchWarning
 from featurekit.errors import DataError, FeaturekitError, QueryError
 from featurekit.sample import write_sample
 from tests.athena_fixtures import C42, COLUMNS, AthenaFake
@@ -99,19 +100,19 @@ def other_schema_parquet(folder: Path) -> Path:
 JSON_CASES: list[tuple[str, Callable[[Path], Path], type[FeaturekitError], str]] = [
     ("missing-folder", remove_folder, DataError, "does not exist"),
     ("empty-folder", empty_folder, DataError, "has no .json, .csv or .parquet files"),
-    # JSON is read once into a snapshot: a broken file is a DataError naming it, before any query runs.
-    ("truncated-json-line", append_line('{"order_id": "x", "customer_id": \n'), DataError, "Malformed JSON in file"),
+    ("truncated-json-line", append_line('{"order_id": "x", "customer_id": \n'), QueryError, "Malformed JSON"),
     (
         "mistyped-json",
         replace_last(
             b'{"order_id": 1, "customer_id": "C00042", "order_date": "2026-06-30", '
             b'"category": "x", "amount": "abc", "refunded": "maybe"}\n'
         ),
-        DataError,
-        "part-0.json",
+        QueryError,
+        "",
     ),
-    ("pretty-printed-json", replace_last(b'[\n  {"order_id": "1"}\n]\n'), DataError, "part-0.json"),
-    ("binary-file", replace_last(b"\xff\xfe\x00\x01binary"), DataError, "part-0.json"),
+    # Its one parseable line lacks the declared columns: the column check names the file first.
+    ("pretty-printed-json", replace_last(b'[\n  {"order_id": "1"}\n]\n'), DataError, "part-0.json lacks"),
+    ("binary-file", replace_last(b"\xff\xfe\x00\x01binary"), QueryError, ""),
 ]
 PARQUET_CASES: list[tuple[str, Callable[[Path], Path], type[FeaturekitError], str]] = [
     ("corrupt-first-parquet", corrupt_first_parquet, DataError, "cannot read its files"),
@@ -186,7 +187,7 @@ def test_cli_data_faults_are_one_line_without_traceback(cli: Any, tmp_path: Path
     code, out, err = cli("get", "customer_orders", "C00042", "--as-of", AS_OF.isoformat(), "--data", folder)
     assert code == 1 and "Traceback" not in out + err
     [line] = err.strip().splitlines()
-    assert line.startswith("error: table 'orders': cannot read its files: ") and "Malformed JSON in file" in line
+    assert line.startswith("error: view 'customer_orders' failed on duckdb: ") and "Malformed JSON" in line
 
 
 # -- Athena: AWS errors on chosen operations -----------------------------------------------------
@@ -358,3 +359,129 @@ def test_a_corrupt_disk_cache_is_a_config_error_naming_the_file(
     assert code == 2 and "Traceback" not in out + err
     [line] = err.strip().splitlines()
     assert line.startswith("error: cache_dir: ") and "delete it or pick another folder" in line
+
+
+# -- issue 12.2: column sets, partition folders and hidden files, as Athena reads them ------------------------
+
+
+def rename_key(old: str, new: str) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        target = last_file(folder, "*.json")
+        target.write_text(target.read_text().replace(f'"{old}"', f'"{new}"'))
+        return target
+
+    return damage
+
+
+def add_folder(name: str) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        source = last_file(folder, "*.json")
+        target = folder / "orders" / name / "part-0.json"
+        target.parent.mkdir(parents=True)
+        shutil.copy(source, target)
+        return target.parent
+
+    return damage
+
+
+LAYOUT_CASES: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("renamed-column", rename_key("amount", "amount_usd"), r"lacks \['amount'\] and has undeclared \['amount_usd'\]"),
+    (
+        "missing-column",
+        append_line('{"order_id":"O9","customer_id":"C00042","order_date":"2026-06-30","category":"x","amount":1.0}\n'),
+        r"lacks \['refunded'\]",
+    ),
+    (
+        "undeclared-column",
+        append_line(
+            '{"order_id":"O9","customer_id":"C00042","order_date":"2026-06-30",'
+            '"category":"x","amount":1.0,"refunded":false,"coupon":"X"}\n'
+        ),
+        r"has undeclared \['coupon'\]",
+    ),
+    (
+        "unparsable-dt-folder",
+        add_folder("dt=20260620"),
+        r"partition folder .*dt=20260620 does not parse as dt=<string>",
+    ),
+    ("impossible-dt-folder", add_folder("dt=2026-02-30"), r"dt=2026-02-30 does not parse"),
+    ("foreign-folder", add_folder("region=eu"), r"region=eu does not parse"),
+]
+
+
+@pytest.mark.parametrize(("case", "damage", "says"), LAYOUT_CASES, ids=[c[0] for c in LAYOUT_CASES])
+def test_json_column_and_partition_faults_name_the_file(
+    tmp_path: Path, pristine: dict[str, Path], case: str, damage: Any, says: str
+) -> None:
+    tried("faults: columns and partition folders")
+    folder = tmp_path / "data"
+    shutil.copytree(pristine["json"], folder)
+    where = damage(folder)
+    with featurekit.FeatureStore(data=folder, cache=False) as store, pytest.raises(DataError, match=says) as caught:
+        store.get_frame("customer_orders", IDS, as_of=AS_OF)
+    assert str(where) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_schema_mismatch_policy_warn_counts_files_and_reads_nulls(tmp_path: Path, pristine: dict[str, Path]) -> None:
+    tried("faults: columns and partition folders")
+    folder = tmp_path / "data"
+    shutil.copytree(pristine["json"], folder)
+    rename_key("amount", "amount_usd")(folder)
+    catalog = featurekit.load()
+    tables = dict(catalog.tables)
+    tables["orders"] = replace(tables["orders"], on_schema_mismatch="warn")
+    warned = pytest.warns(SchemaMismatchWarning, match=r"lacks \['amount'\].*; 1 of \d+ files differ")
+    with featurekit.FeatureStore(replace(catalog, tables=tables), data=folder, cache=False) as store, warned:
+        frame = store.get_frame("customer_orders", IDS, as_of=AS_OF)
+    assert len(frame.to_dicts()) == len(IDS)
+
+
+def test_csv_header_faults_name_the_file(tmp_path: Path) -> None:
+    tried("faults: columns and partition folders")
+    folder = tmp_path / "orders" / "dt=2026-06-30"
+    folder.mkdir(parents=True)
+    (folder / "part-0.csv").write_text(
+        "order_id,customer_id,order_date,category,amount_usd,refunded\nO1,C00042,2026-06-30,x,1.5,false\n"
+    )
+    catalog = featurekit.load()
+    tables = dict(catalog.tables)
+    tables["orders"] = replace(tables["orders"], format="csv")
+    refused = pytest.raises(DataError, match=r"part-0\.csv lacks \['amount'\] and has undeclared \['amount_usd'\]")
+    with featurekit.FeatureStore(replace(catalog, tables=tables), data=tmp_path, cache=False) as store, refused:
+        store.get("customer_orders", "C00042", as_of=AS_OF)
+
+
+HIDDEN = ["._part-0.json", ".part-0.json.crc", "_SUCCESS", "_temporary/part-9.json", ".hidden/part-9.json", "_x.json"]
+
+
+def test_hidden_and_marker_files_are_ignored_as_athena_does(
+    tmp_path: Path, pristine: dict[str, Path], oracle: Any
+) -> None:
+    tried("faults: hidden and marker files", len(HIDDEN))
+    folder = tmp_path / "data"
+    shutil.copytree(pristine["json"], folder)
+    day = last_file(folder, "*.json").parent
+    for name in HIDDEN:
+        target = day / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"\x00\x05Mac OS X garbage, not JSON\xff")
+    (folder / "orders" / "_SUCCESS").write_text("")
+    with featurekit.FeatureStore(data=folder, cache=False) as store:
+        check_against_oracle(store.get_frame("customer_orders", IDS, as_of=AS_OF), oracle)
+
+
+def test_new_and_changed_files_are_read_again(tmp_path: Path, pristine: dict[str, Path]) -> None:
+    tried("faults: files changing under a store")
+    folder = tmp_path / "data"
+    shutil.copytree(pristine["json"], folder)
+    with featurekit.FeatureStore(data=folder, cache=False) as store:
+        before = store.get("customer_orders", "C00042", as_of=AS_OF)["order_count"]
+        new = folder / "orders" / f"dt={AS_OF.isoformat()}" / "part-1.json"
+        new.parent.mkdir(parents=True, exist_ok=True)
+        new.write_text(
+            '{"order_id":"O9","customer_id":"C00042","order_date":"2026-06-30","category":"x","amount":1.0,'
+            '"refunded":false}\n'
+        )
+        assert store.get("customer_orders", "C00042", as_of=AS_OF)["order_count"] == before + 1
+        new.unlink()
+        assert store.get("customer_orders", "C00042", as_of=AS_OF)["order_count"] == before

@@ -8,6 +8,7 @@ and assert that DuckDB itself refuses them and that nothing was read or written 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,6 @@ def test_table_outside_the_locked_folders_is_a_data_error(tmp_path: Path) -> Non
     write_sample(elsewhere, customers=5, orders=20, as_of=AS_OF)
     catalog = featurekit.load()
     orders = catalog.table("orders")
-    from dataclasses import replace
-
     engine = DuckDBEngine(data)
     try:
         engine.prepare([orders])
@@ -95,3 +94,19 @@ def test_table_outside_the_locked_folders_is_a_data_error(tmp_path: Path) -> Non
             engine.prepare([moved])
     finally:
         engine.close()
+
+
+def test_a_table_declared_as_one_file_allows_that_file_only(tmp_path: Path) -> None:
+    data = tmp_path / "elsewhere"
+    write_sample(data, customers=5, orders=20, as_of=AS_OF)
+    single = tmp_path / "one" / "orders.json"
+    single.parent.mkdir()
+    single.write_text("".join(p.read_text() for p in sorted(data.glob("orders/dt=*/*.json"))))
+    (single.parent / "secret.txt").write_text("sibling")
+    catalog = featurekit.load()
+    tables = dict(catalog.tables)
+    tables["orders"] = replace(tables["orders"], path=str(single), partitioned_by=())
+    with featurekit.FeatureStore(replace(catalog, tables=tables), cache=False) as store:
+        assert store.get("customer_orders", "C00001", as_of=AS_OF, params={"lookback_days": 365})["order_count"] > 0
+        with store.engine.sa.connect() as conn, pytest.raises(sa.exc.DBAPIError):  # type: ignore[attr-defined]
+            conn.exec_driver_sql(f"SELECT * FROM read_text('{single.parent / 'secret.txt'}')").fetchall()

@@ -158,3 +158,28 @@ def catalog_for_partitions(partitions: list[dict[str, str]], tmp: Path) -> featu
     doc["partitioned_by"] = partitions
     table.write_text(yaml.safe_dump(doc, sort_keys=False))
     return featurekit.load(folder)
+
+
+def test_sample_data_in_any_format_works_with_the_shipped_catalog(cli: Any, tmp_path: Path) -> None:
+    """`format: auto` on the shipped orders table: the tutorial's commands work whatever sample-data wrote."""
+    answers = []
+    for fmt in ("parquet", "json"):
+        data = tmp_path / fmt
+        code, _, err = cli("sample-data", "--out", data, "--format", fmt, "--as-of", "2026-06-30")
+        assert code == 0, err
+        code, out, err = cli("get", "customer_orders", "C00042", "--data", data, "--as-of", "2026-06-30", "-f", "json")
+        assert code == 0, err
+        answers.append(json.loads(out)["rows"])
+    assert answers[0] == answers[1] and answers[0][0]["customer_id"] == "C00042"
+
+
+def test_auto_format_with_mixed_files_is_a_data_error(tmp_path: Path, sample_dir: Path) -> None:
+    shutil.copytree(sample_dir, tmp_path / "d")
+    (tmp_path / "d" / "orders" / "dt=2026-06-30" / "part-9.parquet").write_bytes(b"PAR1")
+    with (
+        featurekit.FeatureStore(data=tmp_path / "d", cache=False) as store,
+        pytest.raises(
+            featurekit.DataError, match=r"\(format auto\): .* has files of several formats \(\['json', 'parquet'\]\)"
+        ),
+    ):
+        store.get("customer_orders", "C00042", as_of=AS_OF)

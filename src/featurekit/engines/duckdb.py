@@ -25,7 +25,7 @@ from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
 from .estimate import ScanEstimate, estimate_listing
-from .files import Files, check_columns, find
+from .files import Files, Fingerprint, check_columns, find, scan
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -40,8 +40,6 @@ DUCKDB_TYPES = {
 }
 
 
-#: JSON/CSV tables up to this size are read once into a typed in-memory table (re-read when a file changes).
-SNAPSHOT_MAX_BYTES = 256 * 2**20
 #: Run once, after the views exist: catalog SQL then reads and writes only inside the allowed folders, loads
 #: no extension, and cannot SET any of this back (FACTS.md: allowed_directories must come before the switch-off).
 LOCKDOWN = (
@@ -90,9 +88,9 @@ class DuckDBEngine:
             pool_size=8,
             max_overflow=16,
         )
-        # Per table: the fingerprint (name, size, mtime of each file) its view was built from, and its kind.
-        self._ready: dict[str, tuple[tuple[str, int, int], ...]] = {}
-        self._kinds: dict[str, str] = {}
+        # Per table: the fingerprint (name, size, mtime of each file) its view was built from; a new, changed
+        # or removed file makes the next prepare() list the files again.
+        self._ready: dict[str, Fingerprint] = {}
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -117,11 +115,7 @@ class DuckDBEngine:
         return self.data / path
 
     def view_sql(self, table: Table, files: Files | None = None) -> str:
-        """CREATE VIEW over the table's files, with every column typed as declared.
-
-        Small JSON/CSV tables become a typed in-memory snapshot instead (CREATE TABLE AS): parsing many
-        small files on every query would cost more than the query; prepare() re-reads them when they change.
-        """
+        """CREATE VIEW over the table's files (listed, so hidden files stay out), every column typed as declared."""
         files = files or self._files(table)
         listed = "[" + ", ".join(sql_string(str(p)) for p in files.paths) + "]"
         columns = (
@@ -140,21 +134,19 @@ class DuckDBEngine:
         select = ", ".join(
             f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
         )
-        kind = "TABLE" if self._snapshot(files) else "VIEW"
-        return f"CREATE OR REPLACE {kind} {quote(table.name)} AS SELECT {select} FROM {source}"
+        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
 
-    @staticmethod
-    def _snapshot(files: Files) -> bool:
-        return files.format != "parquet" and sum(size for _, size, _ in files.fingerprint) <= SNAPSHOT_MAX_BYTES
-
-    def _files(self, table: Table) -> Files:
-        return find(table, self.location(table).resolve())
+    def _files(self, table: Table, scanned: Fingerprint | None = None) -> Files:
+        place = self.location(table).resolve()
+        return find(table, place, scan(table, place) if scanned is None else scanned)
 
     def _json_keys(self, conn: sa.Connection, paths: Sequence[Path]) -> dict[Path, list[set[str]]]:
-        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan)."""
+        """The distinct key sets of the rows of each JSON file, read by DuckDB (one scan). Malformed lines are
+        skipped here: the query that reads them reports them, and only if its window reaches them."""
         listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
         rows = conn.exec_driver_sql(
-            f"SELECT DISTINCT filename, list_sort(json_keys(json)) FROM read_ndjson_objects({listed}, filename = true)"
+            f"SELECT DISTINCT filename, list_sort(json_keys(json)) "
+            f"FROM read_ndjson_objects({listed}, filename = true, ignore_errors = true) WHERE json IS NOT NULL"
         ).fetchall()
         found: dict[Path, list[set[str]]] = {}
         for name, keys in rows:
@@ -167,9 +159,9 @@ class DuckDBEngine:
         with self._lock:
             todo: list[tuple[Table, Files]] = []
             for table in tables:
-                files = self._files(table)
-                if self._ready.get(table.name) != files.fingerprint:
-                    todo.append((table, files))
+                scanned = scan(table, self.location(table).resolve())
+                if self._ready.get(table.name) != scanned:
+                    todo.append((table, self._files(table, scanned)))
             if not todo:
                 return
             places = {t.name: self.location(t).resolve() for t, _ in todo}
@@ -184,19 +176,17 @@ class DuckDBEngine:
                 self._allowed.update(places.values())
             # DDL is committed on its own, so a later failing query cannot roll the views back.
             with self.sa.begin() as conn:
-                if not self._locked:
-                    folders = "[" + ", ".join(sql_string(str(a)) for a in sorted(self._allowed)) + "]"
-                    conn.exec_driver_sql(f"SET allowed_directories = {folders}")
+                if not self._locked:  # a table declared as one file allows that file, not its siblings
+                    for setting, keep in (("allowed_directories", Path.is_dir), ("allowed_paths", Path.is_file)):
+                        listed = ", ".join(sql_string(str(a)) for a in sorted(self._allowed) if keep(a))
+                        conn.exec_driver_sql(f"SET {setting} = [{listed}]")
                 for table, files in todo:
                     try:
                         check_columns(table, files, lambda paths: self._json_keys(conn, paths))
-                        if table.name in self._kinds:  # a snapshot may become a view as files grow, and back
-                            conn.exec_driver_sql(f"DROP {self._kinds[table.name]} IF EXISTS {quote(table.name)}")
                         conn.exec_driver_sql(self.view_sql(table, files))
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
-                    self._kinds[table.name] = "TABLE" if self._snapshot(files) else "VIEW"
                 if not self._locked:
                     for statement in LOCKDOWN:
                         conn.exec_driver_sql(statement)
@@ -219,10 +209,11 @@ class DuckDBEngine:
 
     def scan_estimate(self, table: Table, query: RenderedQuery) -> ScanEstimate:
         """The files and bytes `query` would read from `table`'s local files after partition pruning."""
-        place = self.location(table)
-        files = find(table, place)
+        place = self.location(table).resolve()
+        files = self._files(table)
         root = place if place.is_dir() else place.parent
-        listing = [(str(path.relative_to(root)), size) for path, (_, size, _) in zip(files.paths, files.fingerprint)]
+        sizes = {name: size for name, size, _ in files.fingerprint}  # every visible file; paths are the table's
+        listing = [(str(path.relative_to(root)), sizes[str(path)]) for path in files.paths]
         return estimate_listing(table, listing, query.sql, self.dialect, query.params, files.format)
 
     def close(self) -> None:
