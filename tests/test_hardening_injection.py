@@ -107,8 +107,7 @@ def accepted_value(name: str, raw: Any) -> Any:
         assert math.isfinite(value) and -1_000_000 <= value <= 1_000_000, f"min_score accepted {raw!r}"
         return value
     if name == "until":
-        if isinstance(raw, dt.datetime):
-            return raw.date()
+        assert not isinstance(raw, dt.datetime), f"until accepted the datetime {raw!r}"  # never cut to its date
         if isinstance(raw, dt.date):
             return raw
         assert isinstance(raw, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw), f"until accepted {raw!r}"

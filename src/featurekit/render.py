@@ -28,6 +28,7 @@ from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
 
 _AS_OF_TIME = re.compile(r":as_of_time\b")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 #: The range of a declared int (Athena and DuckDB BIGINT).
 INT64 = (-(2**63), 2**63 - 1)
@@ -250,7 +251,7 @@ def parse_as_of_time(value: dt.date | dt.datetime | str | None) -> tuple[dt.date
     if value is None:
         value = dt.datetime.now(dt.timezone.utc).date()
     if isinstance(value, str):
-        text = value.strip()
+        text = value  # not stripped: "2026-06-30\n" is refused, as before
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             with contextlib.suppress(ValueError):  # e.g. 2026-13-01: refused below, with the others
                 value = dt.date.fromisoformat(text)
@@ -311,7 +312,10 @@ def coerce(param: Parameter, value: Any) -> Any:
             if not isinstance(value, bool):
                 raise InputError(where, f"{value!r} is not a bool (true or false)")
         elif param.type == "date":
-            value = parse_as_of(value) if value is not None else None
+            # A date parameter is a day: a datetime (naive or not) or a timestamp string is not silently cut to one.
+            if isinstance(value, dt.datetime) or (isinstance(value, str) and not _ISO_DATE.fullmatch(value)):
+                raise InputError(where, f"{value!r} is not a date in YYYY-MM-DD form")
+            value = parse_as_of(value)
         elif not isinstance(value, str):
             raise InputError(where, f"{value!r} is not a string")
     except ValueError:

@@ -9,6 +9,7 @@ runs, and customer C00042, the demo's example, always has recent orders and a re
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import shutil
 from collections.abc import Callable
@@ -315,7 +316,7 @@ def _write_daily(folder: Path, rows: _Rows, customers: int, first_day: datetime.
         "",
     ).to_pylist()
     bounds = np.flatnonzero(np.append(np.insert(days_sorted[1:] != days_sorted[:-1], 0, True), True))
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         part = folder / f"dt={dates[int(days_sorted[a])]}"
         part.mkdir()
         (part / "part-0.json").write_text("".join(lines[a:b]))
