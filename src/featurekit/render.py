@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from .catalog import templates
+from .catalog import safety, templates
 from .catalog.declarations import Entity, Parameter, Table, View
 from .catalog.loader import Catalog
-from .errors import InputError, InvalidEntityId, NotFoundError
+from .errors import InputError, InvalidEntityId, NotFoundError, TemplateError
 
 # `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
@@ -102,7 +102,14 @@ class Renderer:
             )
             cleaned = templates.strip_comments(rendered)
             where = f"{vt.file.with_suffix(f'.{self.dialect}.sql') if override is not None else vt.file}"
-            self._sql[view] = cleaned if override is not None else self.adapt_sql(cleaned, where)
+            final = cleaned if override is not None else self.adapt_sql(cleaned, where)
+            # The text the engine receives is checked, in its own dialect, before it ever runs.
+            allowed = [self.table_sql(t) for t in self.catalog.tables.values()]
+            refusal = safety.check(final, self.dialect, allowed)
+            if refusal:
+                line = safety.template_line(source, refusal.token)
+                raise TemplateError(f"{where}:{line}: {refusal.message}")
+            self._sql[view] = final
         return self._sql[view]
 
     def render(

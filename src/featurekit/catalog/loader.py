@@ -26,7 +26,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import DeclarationError, NotFoundError, Problem
-from . import templates
+from . import safety, templates
 from .declarations import KINDS, Entity, Prompt, Table, View
 
 ENV_CATALOG = "FEATUREKIT_CATALOG"
@@ -250,10 +250,20 @@ class _Loader:
                     self.problem(file, at, f"{finding.message} in {shown.name}")
                 else:
                     self.problem(shown, finding.line, finding.message)
+            if not analysis.findings:
+                self._one_select(shown, text, tables)
             used_tables += [t for t in analysis.tables if t not in used_tables]
         table_decls = [repr(tables[t]) for t in sorted(used_tables)]
         version = _digest(repr(view), source, *sorted(overrides.items()), *table_decls)
         return ViewTemplate(sql_file, source, MappingProxyType(overrides), tuple(used_tables), version)
+
+    def _one_select(self, shown: Path, source: str, tables: Mapping[str, Table]) -> None:
+        """Render with representative table names and refuse anything but one read-only SELECT."""
+        dialect = shown.suffixes[-2][1:] if len(shown.suffixes) > 1 and shown.suffixes[-2][1:] in ENGINES else "athena"
+        rendered = templates.render_sql(templates.sandbox(), source, str(shown), _representative)
+        refusal = safety.check(templates.strip_comments(rendered), dialect, [_representative(t) for t in tables])
+        if refusal:
+            self.problem(shown, safety.template_line(source, refusal.token), refusal.message)
 
     def _prompt_template(
         self, prompt: Prompt, file: Path, lines: Mapping[tuple[Any, ...], int]
@@ -288,6 +298,11 @@ class _Loader:
         except UnicodeDecodeError as exc:
             self.problem(path, None, f"cannot read: not UTF-8 text (byte {exc.start})")
         return None
+
+
+def _representative(table: str) -> str:
+    """A table as the load-time check renders it: qualified, so a bare name in a template is not mistaken for it."""
+    return f'"featurekit"."{table}"'
 
 
 def editor_line(text: str, index: int) -> int:
