@@ -12,6 +12,7 @@ Every problem in every file is collected, each with file and line, and raised to
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from collections.abc import Mapping
@@ -184,6 +185,10 @@ class _Loader:
             # Declarations are named after their file: references to it are not reported again as unknown.
             self.broken.add(file.stem)
             return
+        except UnsafeYaml as exc:
+            self.problem(file, exc.line, str(exc))
+            self.broken.add(file.stem)
+            return
         except OSError as exc:
             self.problem(file, None, f"cannot read: {exc.strerror}")
             self.broken.add(file.stem)
@@ -305,6 +310,21 @@ def _representative(table: str) -> str:
     return f'"featurekit"."{table}"'
 
 
+#: A declaration is a few kilobytes; the cap keeps every load well under a second (measured: 256 KiB of flat
+#: YAML parses in about 0.2 s) and refuses a file made to exhaust memory before it is read.
+MAX_DECLARATION_BYTES = 256 * 1024
+#: libyaml when installed (PyYAML's wheels ship it); its parse is several times faster than pure Python.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UnsafeYaml(Exception):
+    """A declaration file refused before its content is used: too large, or using anchors and aliases."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        self.line = line
+        super().__init__(message)
+
+
 def editor_line(text: str, index: int) -> int:
     """The 1-based line of a character offset as an editor counts lines.
 
@@ -315,31 +335,56 @@ def editor_line(text: str, index: int) -> int:
 
 
 def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML and remember the 1-based line of every key and list item."""
-    text = file.read_text(encoding="utf-8")
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        data = loader.construct_document(node)
-    finally:
-        loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
+    """Parse YAML and remember the 1-based line of every key and list item, in linear time.
 
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        lines[path] = editor_line(text, n.start_mark.index)
+    Anchors and aliases are refused: expanding nested aliases ("billion laughs") is exponential, and a
+    declaration has no use for them.
+    """
+    size = file.stat().st_size
+    if size > MAX_DECLARATION_BYTES:
+        raise UnsafeYaml(None, f"file is {size:,} bytes; a declaration may be at most {MAX_DECLARATION_BYTES:,} bytes")
+    text = file.read_text(encoding="utf-8")
+    try:
+        try:
+            node = _compose(_FAST_LOADER, text)
+        except yaml.YAMLError:  # PyYAML's own parser words its errors better, and this is the rare path
+            node = _compose(yaml.SafeLoader, text)
+    except RecursionError:
+        raise UnsafeYaml(None, "YAML nesting is too deep for a declaration") from None
+    if node is None:
+        return None, {}
+    # Offsets of line breaks as an editor counts them, so each node's line is a bisection, not a rescan.
+    breaks = [i for i, ch in enumerate(text) if ch == "\n"]
+    lines: dict[tuple[Any, ...], int] = {}
+    seen: set[int] = set()
+    todo: list[tuple[yaml.Node, tuple[Any, ...]]] = [(node, ())]
+    while todo:
+        n, path = todo.pop()
+        line = bisect.bisect_left(breaks, n.start_mark.index) + 1
+        if id(n) in seen:  # the same node reached twice: an alias
+            raise UnsafeYaml(line, "YAML anchors and aliases (&name, *name) are not allowed in a declaration")
+        seen.add(id(n))
+        lines.setdefault(path, line)
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
                 child = (*path, key.value)
-                walk(value, child)
-                lines[child] = editor_line(text, key.start_mark.index)
+                lines[child] = bisect.bisect_left(breaks, key.start_mark.index) + 1
+                todo.append((value, child))
         elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*path, i))
+            todo.extend((item, (*path, i)) for i, item in enumerate(n.value))
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
 
-    walk(node, ())
-    return data, lines
+
+def _compose(loader_class: type[yaml.SafeLoader], text: str) -> yaml.Node | None:
+    loader = loader_class(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def _nearest_line(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
