@@ -142,6 +142,8 @@ def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
         if entity.key_type == "int" and isinstance(raw, str) and re.fullmatch(r"[0-9]+", raw):
             value = int(raw)
         wanted = int if entity.key_type == "int" else str
+        if isinstance(value, str) and len(value) > entity.max_length:  # refused before the pattern reads it
+            raise InvalidEntityId(entity.name, raw, entity.pattern, f"is longer than {entity.max_length} characters")
         if isinstance(value, bool) or not isinstance(value, wanted) or not pattern.fullmatch(str(value)):
             raise InvalidEntityId(entity.name, raw, entity.pattern)
         seen.setdefault(value, None)
