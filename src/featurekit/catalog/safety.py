@@ -116,7 +116,7 @@ def check(sql: str, dialect: str, allowed_tables: Iterable[str]) -> Refusal | No
         return Refusal(f"must render to exactly one SELECT statement, found {len(statements)} ({kinds})")
     tree = statements[0]
     if not isinstance(tree, exp.Query):
-        return Refusal(f"must render to one SELECT statement, found {_kind(tree)}", _kind(tree).split()[0])
+        return Refusal(f"must render to exactly one SELECT statement, found {_kind(tree)}", _kind(tree).split()[0])
     for node in tree.walk():
         if isinstance(node, _DENIED_NODES):
             kind = _kind(node)

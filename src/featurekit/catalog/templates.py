@@ -31,7 +31,7 @@ MAX_OUTPUT_CHARS = 1_000_000
 MAX_LOOP_ITERATIONS = 100_000
 MAX_INT_BITS = 4096
 #: Wall-clock bound on one render, checked at every loop step and call: cheap steps repeated can still burn CPU.
-MAX_RENDER_SECONDS = 1.0
+MAX_RENDER_SECONDS = 0.5
 #: A format width or precision this long (`'%0999999999d'`, `'{:>999999999}'`) asks for too large a string.
 _HUGE_WIDTH = re.compile(r"\d{7,}")
 
