@@ -115,6 +115,10 @@ def check(sql: str, dialect: str, allowed_tables: Iterable[str]) -> Refusal | No
         kinds = ", ".join(_kind(s) for s in statements) or "nothing"
         return Refusal(f"must render to exactly one SELECT statement, found {len(statements)} ({kinds})")
     tree = statements[0]
+    if dialect == "duckdb":  # the engine's own parser has the last word on where statements end
+        second = _duckdb_statements(sql)
+        if second is not None:
+            return second
     if not isinstance(tree, exp.Query):
         return Refusal(f"must render to exactly one SELECT statement, found {_kind(tree)}", _kind(tree).split()[0])
     for node in tree.walk():
@@ -144,6 +148,22 @@ def _check_tables(tree: exp.Expr, read: str, allowed_tables: Iterable[str]) -> R
             "views read only declared tables",
             table.name,
         )
+    return None
+
+
+def _duckdb_statements(sql: str) -> Refusal | None:
+    import duckdb
+
+    from .templates import BIND
+
+    try:  # DuckDB writes binds as $name
+        found = duckdb.extract_statements(BIND.sub(lambda m: f"${m.group(1)}", sql))
+    except duckdb.Error as exc:
+        return Refusal(f"cannot be parsed as duckdb SQL, so it is refused: {str(exc).splitlines()[0]}")
+    kinds = [s.type.name for s in found]
+    if kinds != ["SELECT"]:
+        shown = ", ".join(f"{k} statement" for k in kinds)
+        return Refusal(f"must render to exactly one SELECT statement, DuckDB reads {len(kinds)} ({shown})")
     return None
 
 
