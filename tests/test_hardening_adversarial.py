@@ -60,6 +60,14 @@ def sub(rel: str, old: str, new: str) -> Callable[[Path, Path], None]:
     return edit
 
 
+def _call(place: str, call: str) -> str:
+    """BASE with `call` as a value, as the table, or joined beside the table."""
+    table = "{{ table('orders') }}"
+    if place == "value":
+        return BASE.replace("count(*)", f"(SELECT content FROM {call})" if call.startswith("read_") else call)
+    return BASE.replace(table, call if place == "from" else f"{table}, {call}")
+
+
 LAUGHS = "name: laughs\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
 )
@@ -77,33 +85,26 @@ CASES: list[tuple[str, Callable[[Path, Path], None], str]] = [
      f"{S}:1: {ONE}, found 2 (SELECT statement, COPY statement)"),
     ("copy-hidden-after-comment", sql(BASE + "-- harmless\n/* ; */ ; COPY (SELECT 1) TO '{out}/pwned.csv'\n"),
      f"{S}:1: {ONE}, found 2 (SELECT statement, COPY statement)"),
-    ("read-text-select", sql(BASE.replace("count(*)", "(SELECT content FROM read_text('{out}/secret.txt'))")),
-     f"{S}:1: function read_text() {FILES}"),
-    ("read-text-from",
-     sql(BASE.replace("{{ table('orders') }}", "{{ table('orders') }}, read_text('{out}/secret.txt')")),
-     f"{S}:1: function read_text() {FILES}"),
-    ("read-blob", sql(BASE.replace("count(*)", "(SELECT content FROM read_blob('{out}/secret.txt'))")),
-     f"{S}:1: function read_blob() {FILES}"),
-    ("read-csv-auto", sql(BASE.replace("{{ table('orders') }}", "read_csv_auto('{out}/secret.txt')")),
-     f"{S}:1: function read_csv_auto() {FILES}"),
-    ("read-csv", sql(BASE.replace("{{ table('orders') }}", "read_csv('{out}/secret.txt')")),
-     f"{S}:1: function read_csv() {FILES}"),
-    ("read-json", sql(BASE.replace("{{ table('orders') }}", "read_json('{out}/secret.txt')")),
-     f"{S}:1: function read_json() {FILES}"),
-    ("read-parquet-url", sql(BASE.replace("{{ table('orders') }}", "read_parquet('https://example.com/x.parquet')")),
-     f"{S}:1: function read_parquet() {FILES}"),
-    ("parquet-scan-s3", sql(BASE.replace("{{ table('orders') }}", "parquet_scan('s3://bucket/x.parquet')")),
-     f"{S}:1: function parquet_scan() {FILES}"),
+    # a function in the select list ("value"), as the table ("from") or beside it ("join"): refused by name
+    *(
+        (f"function-{name}-{place}", sql(_call(place, f"{name}({args})")), f"{S}:1: function {name}() {FILES}")
+        for place, name, args in [
+            ("value", "read_text", "'{out}/secret.txt'"),
+            ("join", "read_text", "'{out}/secret.txt'"),
+            ("value", "read_blob", "'{out}/secret.txt'"),
+            ("from", "read_csv_auto", "'{out}/secret.txt'"),
+            ("from", "read_csv", "'{out}/secret.txt'"),
+            ("from", "read_json", "'{out}/secret.txt'"),
+            ("from", "read_parquet", "'https://example.com/x.parquet'"),
+            ("from", "parquet_scan", "'s3://bucket/x.parquet'"),
+            ("from", "sqlite_scan", "'{out}/x.db', 't'"),
+            ("value", "getenv", "'HOME'"),
+            ("value", "current_setting", "'home_directory'"),
+            ("from", "duckdb_settings", ""),
+            ("from", "query", "'SELECT 1'"),
+        ]
+    ),
     ("glob", sql(BASE.replace("count(*)", "(SELECT count(*) FROM glob('{out}/*'))")), f"{S}:1: {UNPARSED}..."),
-    ("sqlite-scan", sql(BASE.replace("{{ table('orders') }}", "sqlite_scan('{out}/x.db', 't')")),
-     f"{S}:1: function sqlite_scan() {FILES}"),
-    ("getenv", sql(BASE.replace("count(*)", "getenv('HOME')")), f"{S}:1: function getenv() {FILES}"),
-    ("current-setting", sql(BASE.replace("count(*)", "current_setting('home_directory')")),
-     f"{S}:1: function current_setting() {FILES}"),
-    ("duckdb-settings", sql(BASE.replace("{{ table('orders') }}", "duckdb_settings()")),
-     f"{S}:1: function duckdb_settings() {FILES}"),
-    ("query-function", sql(BASE.replace("{{ table('orders') }}", "query('SELECT 1')")),
-     f"{S}:1: function query() {FILES}"),
     ("range-table-function", sql(BASE.replace("{{ table('orders') }}", "range(10)")),
      f"{S}:1: table function range() {FILES}"),
     ("file-as-table", sql(BASE.replace("{{ table('orders') }}", "'{out}/secret.txt'")),

@@ -265,7 +265,11 @@ class _Loader:
     def _one_select(self, shown: Path, source: str, tables: Mapping[str, Table]) -> None:
         """Render with representative table names and refuse anything but one read-only SELECT."""
         dialect = shown.suffixes[-2][1:] if len(shown.suffixes) > 1 and shown.suffixes[-2][1:] in ENGINES else "athena"
-        rendered = templates.render_sql(templates.sandbox(), source, str(shown), _representative)
+        try:
+            rendered = templates.render_sql(templates.sandbox(), source, str(shown), _representative)
+        except Exception as exc:  # rendered once already; only a render bound (time) can differ this time
+            self.problem(shown, templates.template_line(exc), f"template error: {exc}")
+            return
         refusal = safety.check(templates.strip_comments(rendered), dialect, [_representative(t) for t in tables])
         if refusal:
             self.problem(shown, safety.template_line(source, refusal.token), refusal.message)
