@@ -368,3 +368,36 @@ def test_a_declaration_near_the_size_cap_loads_in_under_a_second(arena: Arena) -
     catalog = featurekit.load(arena.root)
     assert time.process_time() - started < 1.0
     assert len(catalog.table("wide").columns) == 4_000
+
+
+#: How each engine names the declared table in the SQL it runs (engines' table_sql).
+ENGINE_TABLES = {"duckdb": '"orders"', "athena": '"features"."orders"', "trino": '"hive"."features"."orders"'}
+
+
+@pytest.mark.parametrize("dialect", sorted(ENGINE_TABLES))
+@pytest.mark.parametrize(
+    ("attack", "expected"),
+    [
+        ("COPY (SELECT 1) TO '/tmp/x'; {q}", f"{ONE}, found 2 (COPY statement, SELECT statement)"),
+        ("{q}; DROP TABLE {t}", f"{ONE}, found 2 (SELECT statement, DROP statement)"),
+        ("{q} AND 'a\\'; DELETE FROM {t}; --' = ''", f"{ONE}, found 2 (SELECT statement, DELETE statement)"),
+        ("INSERT INTO {t} {q}", f"{ONE}, found INSERT statement"),
+        ("{q} UNION ALL SELECT content, 1 FROM read_text('/etc/passwd')", f"function read_text() {FILES}"),
+        ("{q} UNION ALL SELECT * FROM information_schema.tables", "table 'information_schema.tables' is not..."),
+        ("{q} UNION ALL SELECT * FROM orders_copy", "table 'orders_copy' is not a declared table..."),
+        ("WITH x AS ({q}) SELECT * FROM x", None),
+        ("{q} UNION ALL {q}", None),
+    ],
+)
+def test_the_rule_is_the_same_on_every_engine(dialect: str, attack: str, expected: str | None) -> None:
+    """Athena and Trino text (schema- and catalog-qualified tables) gets the same rule as DuckDB's."""
+    from featurekit.catalog import safety
+
+    tried(f"adversarial: rendered SQL checked as {dialect}")
+    table = ENGINE_TABLES[dialect]
+    query = f"SELECT customer_id, count(*) FROM {table} WHERE customer_id IN :entity_ids GROUP BY customer_id"
+    refusal = safety.check(attack.format(q=query, t=table), dialect, [table])
+    if expected is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and _matches(refusal.message, expected), refusal

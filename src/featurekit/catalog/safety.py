@@ -115,12 +115,12 @@ def check(sql: str, dialect: str, allowed_tables: Iterable[str]) -> Refusal | No
         kinds = ", ".join(_kind(s) for s in statements) or "nothing"
         return Refusal(f"must render to exactly one SELECT statement, found {len(statements)} ({kinds})")
     tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        return Refusal(f"must render to exactly one SELECT statement, found {_kind(tree)}", _kind(tree).split()[0])
     if dialect == "duckdb":  # the engine's own parser has the last word on where statements end
         second = _duckdb_statements(sql)
         if second is not None:
             return second
-    if not isinstance(tree, exp.Query):
-        return Refusal(f"must render to exactly one SELECT statement, found {_kind(tree)}", _kind(tree).split()[0])
     for node in tree.walk():
         if isinstance(node, _DENIED_NODES):
             kind = _kind(node)
