@@ -207,9 +207,12 @@ class _Loader:
             if isinstance(data.get("name"), str):
                 self.broken.add(data["name"])
             self.broken.add(file.stem)
-            for err in exc.errors():
+            errors = exc.errors()
+            for err in errors[:MAX_PROBLEMS_PER_FILE]:
                 loc = tuple(err["loc"])
                 self.problem(file, _nearest_line(lines, loc), _describe(loc, err))
+            if len(errors) > MAX_PROBLEMS_PER_FILE:  # thousands of lines of the same mistake help nobody
+                self.problem(file, None, f"{len(errors) - MAX_PROBLEMS_PER_FILE:,} more problems not shown")
             return
         previous = self.found[kind].get(declared.name)
         if previous:
@@ -317,6 +320,9 @@ def _representative(table: str) -> str:
 #: A declaration is a few kilobytes; the cap keeps every load well under a second (measured: 256 KiB of flat
 #: YAML parses in about 0.2 s) and refuses a file made to exhaust memory before it is read.
 MAX_DECLARATION_BYTES = 256 * 1024
+#: Keys, values and list items in one file: building each costs time, so their number is bounded too.
+MAX_YAML_VALUES = 50_000
+MAX_PROBLEMS_PER_FILE = 20
 #: libyaml when installed (PyYAML's wheels ship it); its parse is several times faster than pure Python.
 _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -341,13 +347,17 @@ def editor_line(text: str, index: int) -> int:
 def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse YAML and remember the 1-based line of every key and list item, in linear time.
 
-    Anchors and aliases are refused: expanding nested aliases ("billion laughs") is exponential, and a
-    declaration has no use for them.
+    Aliases are refused: expanding nested aliases ("billion laughs") is exponential, and a declaration has
+    no use for them. So are more than MAX_YAML_VALUES values, counted on the parser's event stream (fast)
+    before anything is built from it.
     """
     size = file.stat().st_size
     if size > MAX_DECLARATION_BYTES:
         raise UnsafeYaml(None, f"file is {size:,} bytes; a declaration may be at most {MAX_DECLARATION_BYTES:,} bytes")
     text = file.read_text(encoding="utf-8")
+    # Offsets of line breaks as an editor counts them, so each node's line is a bisection, not a rescan.
+    breaks = [i for i, ch in enumerate(text) if ch == "\n"]
+    _check_events(text, breaks)
     try:
         try:
             node = _compose(_FAST_LOADER, text)
@@ -357,18 +367,11 @@ def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         raise UnsafeYaml(None, "YAML nesting is too deep for a declaration") from None
     if node is None:
         return None, {}
-    # Offsets of line breaks as an editor counts them, so each node's line is a bisection, not a rescan.
-    breaks = [i for i, ch in enumerate(text) if ch == "\n"]
     lines: dict[tuple[Any, ...], int] = {}
-    seen: set[int] = set()
     todo: list[tuple[yaml.Node, tuple[Any, ...]]] = [(node, ())]
     while todo:
         n, path = todo.pop()
-        line = bisect.bisect_left(breaks, n.start_mark.index) + 1
-        if id(n) in seen:  # the same node reached twice: an alias
-            raise UnsafeYaml(line, "YAML anchors and aliases (&name, *name) are not allowed in a declaration")
-        seen.add(id(n))
-        lines.setdefault(path, line)
+        lines.setdefault(path, bisect.bisect_left(breaks, n.start_mark.index) + 1)
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
                 child = (*path, key.value)
@@ -381,6 +384,22 @@ def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         return loader.construct_document(node), lines
     finally:
         loader.dispose()
+
+
+def _check_events(text: str, breaks: list[int]) -> None:
+    values = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                line = bisect.bisect_left(breaks, mark.index) + 1 if mark else None
+                raise UnsafeYaml(line, "YAML aliases (*name) are not allowed in a declaration")
+            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                values += 1
+                if values > MAX_YAML_VALUES:
+                    raise UnsafeYaml(None, f"more than {MAX_YAML_VALUES:,} YAML values in one declaration")
+    except yaml.YAMLError:
+        return  # a syntax error: composing reports it, in PyYAML's words and with its line
 
 
 def _compose(loader_class: type[yaml.SafeLoader], text: str) -> yaml.Node | None:
