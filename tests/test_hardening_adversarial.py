@@ -21,7 +21,8 @@ from types import MappingProxyType
 import pytest
 
 import featurekit
-from featurekit.catalog.loader import MAX_DECLARATION_BYTES, shipped_catalog
+from featurekit.catalog.loader import shipped_catalog
+from featurekit.catalog.yamlfile import MAX_DECLARATION_BYTES
 from featurekit.errors import DeclarationError, InvalidEntityId, TemplateError
 from tests.hardening_support import tried
 

@@ -12,7 +12,6 @@ Every problem in every file is collected, each with file and line, and raised to
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import os
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import DeclarationError, NotFoundError, Problem
 from . import safety, templates
 from .declarations import KINDS, Entity, Prompt, Table, View
+from .yamlfile import UnsafeYaml, editor_line, read_yaml
 
 ENV_CATALOG = "FEATUREKIT_CATALOG"
 #: The engines a profile can name; each may have an override file `<view>.<engine>.sql`.
@@ -211,7 +211,7 @@ class _Loader:
             for err in errors[:MAX_PROBLEMS_PER_FILE]:
                 loc = tuple(err["loc"])
                 self.problem(file, _nearest_line(lines, loc), _describe(loc, err))
-            if len(errors) > MAX_PROBLEMS_PER_FILE:  # thousands of lines of the same mistake help nobody
+            if len(errors) > MAX_PROBLEMS_PER_FILE:
                 self.problem(file, None, f"{len(errors) - MAX_PROBLEMS_PER_FILE:,} more problems not shown")
             return
         previous = self.found[kind].get(declared.name)
@@ -312,102 +312,13 @@ class _Loader:
         return None
 
 
+#: Validation problems listed per declaration file; thousands of lines of the same mistake help nobody.
+MAX_PROBLEMS_PER_FILE = 20
+
+
 def _representative(table: str) -> str:
     """A table as the load-time check renders it: qualified, so a bare name in a template is not mistaken for it."""
     return f'"featurekit"."{table}"'
-
-
-#: A declaration is a few kilobytes; the cap keeps every load well under a second (measured: 256 KiB of flat
-#: YAML parses in about 0.2 s) and refuses a file made to exhaust memory before it is read.
-MAX_DECLARATION_BYTES = 256 * 1024
-#: Keys, values and list items in one file: building each costs time, so their number is bounded too.
-MAX_YAML_VALUES = 50_000
-MAX_PROBLEMS_PER_FILE = 20
-#: libyaml when installed (PyYAML's wheels ship it); its parse is several times faster than pure Python.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class UnsafeYaml(Exception):
-    """A declaration file refused before its content is used: too large, or using anchors and aliases."""
-
-    def __init__(self, line: int | None, message: str) -> None:
-        self.line = line
-        super().__init__(message)
-
-
-def editor_line(text: str, index: int) -> int:
-    """The 1-based line of a character offset as an editor counts lines.
-
-    YAML also breaks lines at NEL, LS and PS (U+0085, U+2028, U+2029); editors do not, so YAML's own
-    line numbers would point past the line a person has to fix.
-    """
-    return text.count("\n", 0, index) + 1
-
-
-def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML and remember the 1-based line of every key and list item, in linear time.
-
-    Aliases are refused: expanding nested aliases ("billion laughs") is exponential, and a declaration has
-    no use for them. So are more than MAX_YAML_VALUES values, counted on the parser's event stream (fast)
-    before anything is built from it.
-    """
-    size = file.stat().st_size
-    if size > MAX_DECLARATION_BYTES:
-        raise UnsafeYaml(None, f"file is {size:,} bytes; a declaration may be at most {MAX_DECLARATION_BYTES:,} bytes")
-    text = file.read_text(encoding="utf-8")
-    # Offsets of line breaks as an editor counts them, so each node's line is a bisection, not a rescan.
-    breaks = [i for i, ch in enumerate(text) if ch == "\n"]
-    _check_events(text, breaks)
-    try:
-        try:
-            node = _compose(_FAST_LOADER, text)
-        except yaml.YAMLError:  # PyYAML's own parser words its errors better, and this is the rare path
-            node = _compose(yaml.SafeLoader, text)
-    except RecursionError:
-        raise UnsafeYaml(None, "YAML nesting is too deep for a declaration") from None
-    if node is None:
-        return None, {}
-    lines: dict[tuple[Any, ...], int] = {}
-    todo: list[tuple[yaml.Node, tuple[Any, ...]]] = [(node, ())]
-    while todo:
-        n, path = todo.pop()
-        lines.setdefault(path, bisect.bisect_left(breaks, n.start_mark.index) + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                child = (*path, key.value)
-                lines[child] = bisect.bisect_left(breaks, key.start_mark.index) + 1
-                todo.append((value, child))
-        elif isinstance(n, yaml.SequenceNode):
-            todo.extend((item, (*path, i)) for i, item in enumerate(n.value))
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_document(node), lines
-    finally:
-        loader.dispose()
-
-
-def _check_events(text: str, breaks: list[int]) -> None:
-    values = 0
-    try:
-        for event in yaml.parse(text, Loader=_FAST_LOADER):
-            if isinstance(event, yaml.AliasEvent):
-                mark = event.start_mark
-                line = bisect.bisect_left(breaks, mark.index) + 1 if mark else None
-                raise UnsafeYaml(line, "YAML aliases (*name) are not allowed in a declaration")
-            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                values += 1
-                if values > MAX_YAML_VALUES:
-                    raise UnsafeYaml(None, f"more than {MAX_YAML_VALUES:,} YAML values in one declaration")
-    except yaml.YAMLError:
-        return  # a syntax error: composing reports it, in PyYAML's words and with its line
-
-
-def _compose(loader_class: type[yaml.SafeLoader], text: str) -> yaml.Node | None:
-    loader = loader_class(text)
-    try:
-        return loader.get_single_node()
-    finally:
-        loader.dispose()
 
 
 def _nearest_line(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
