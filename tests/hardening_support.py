@@ -138,6 +138,7 @@ ENTITY = """\
 name: thing
 key: thing_id
 pattern: '^[\\s\\S]{1,200000}$'
+max_length: 200000
 """
 
 STRICT_ENTITY = """\

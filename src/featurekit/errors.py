@@ -81,10 +81,10 @@ class InputError(FeaturekitError):
 class InvalidEntityId(InputError):
     """An entity ID does not match the entity's declared key pattern."""
 
-    def __init__(self, entity: str, value: object, pattern: str) -> None:
+    def __init__(self, entity: str, value: object, pattern: str, reason: str | None = None) -> None:
         self.entity, self.value, self.pattern = entity, value, pattern
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "...'"
-        super().__init__(f"{entity} id", f"{shown} does not match the pattern {pattern}")
+        super().__init__(f"{entity} id", f"{shown} {reason or f'does not match the pattern {pattern}'}")
 
 
 class TemplateError(FeaturekitError):

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from sqlalchemy import TextClause, bindparam, text
 
-from .catalog import layouts, lint, templates
+from .catalog import layouts, lint, safety, templates
 from .catalog.declarations import Entity, Parameter, Table, View
 from .catalog.loader import Catalog
-from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError
+from .errors import DeclarationError, InputError, InvalidEntityId, NotFoundError, TemplateError
 
 # `IN :entity_ids` as written in Athena SQL; DuckDB SQL binds the IDs as one list instead (see engines/adapt.py).
 _EXPANDING_IDS = re.compile(r"\bIN\s+:entity_ids\b", re.IGNORECASE)
@@ -126,7 +126,14 @@ class Renderer:
             self._windows[view] = tuple(windows)
             cleaned = templates.strip_comments(rendered)
             where = f"{vt.file.with_suffix(f'.{self.dialect}.sql') if override is not None else vt.file}"
-            self._sql[view] = cleaned if override is not None else self.adapt_sql(cleaned, where)
+            final = cleaned if override is not None else self.adapt_sql(cleaned, where)
+            # The text the engine receives is checked, in its own dialect, before it ever runs.
+            allowed = [self.table_sql(t) for t in self.catalog.tables.values()]
+            refusal = safety.check(final, self.dialect, allowed)
+            if refusal:
+                line = safety.template_line(source, refusal.token)
+                raise TemplateError(f"{where}:{line}: {refusal.message}")
+            self._sql[view] = final
         return self._sql[view]
 
     def render(
@@ -195,15 +202,18 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
     else:
         values = given
         typed_ok = [isinstance(v, str) for v in values]
-    texts = [str(v) if ok else "" for v, ok in zip(values, typed_ok, strict=True)]
+    # An over-long ID is refused before the pattern reads it (untrusted input, bounded work).
+    too_long = [ok and len(str(v)) > entity.max_length for v, ok in zip(values, typed_ok, strict=True)]
+    texts = [str(v) if ok and not long else "" for v, ok, long in zip(values, typed_ok, too_long, strict=True)]
     matched = _fullmatch_all(entity.pattern, texts)
     invalid: dict[int, str] = {}
     for position, (ok, hit) in enumerate(zip(typed_ok, matched, strict=True)):
-        if ok and hit:
+        if ok and hit and not too_long[position]:
             continue
+        longer = f"is longer than {entity.max_length} characters" if too_long[position] else None
         if on_invalid == "error":
-            raise InvalidEntityId(entity.name, given[position], entity.pattern)
-        why = f"does not match the pattern {entity.pattern}" if ok else f"is not a {entity.key_type} ID"
+            raise InvalidEntityId(entity.name, given[position], entity.pattern, longer)
+        why = longer or (f"does not match the pattern {entity.pattern}" if ok else f"is not a {entity.key_type} ID")
         invalid[position] = f"{entity.name} id {given[position]!r} {why}"
     requested = tuple(given[i] if i in invalid else v for i, v in enumerate(values))
     unique = tuple(dict.fromkeys(v for i, v in enumerate(values) if i not in invalid))

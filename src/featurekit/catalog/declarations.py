@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
+
+if sys.version_info >= (3, 11):
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+else:  # pragma: no cover - the same modules before Python 3.11
+    import sre_constants
+    import sre_parse
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
 FeatureType = Literal["int", "float", "decimal", "date", "timestamp", "timestamptz", "string", "bool"]
@@ -125,6 +133,53 @@ class Table:
         raise ValueError(f"{LAYOUTS_HELP}; got {[f'{c.name} {c.type}' for c in parts]}")
 
 
+#: Every ID is checked against its entity's pattern before anything runs; these bound that check.
+MAX_ID_LENGTH = 1_000_000
+_MAX_UNBOUNDED_REPEATS = 3
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, getattr(sre_constants, "POSSESSIVE_REPEAT", None))
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Why `pattern` could backtrack catastrophically on a hostile ID, or None.
+
+    Python's regex engine backtracks: a repeat of something that can match in more than one way, as in
+    `^(a+)+$` or `^(a|a)*$`, takes exponential time on a near miss. Those shapes are refused, as are
+    backreferences, and more than three unbounded repeats (each adds a power of the ID length).
+    """
+    unbounded = 0
+
+    def walk(items: Any, inside_variable_repeat: bool) -> str | None:
+        nonlocal unbounded
+        for op, arg in items:
+            if op in _REPEATS:
+                low, high, body = arg
+                variable = low != high
+                if variable and inside_variable_repeat:
+                    return "a repeat inside a repeat (like (a+)+) can backtrack exponentially"
+                unbounded += high == sre_constants.MAXREPEAT
+                found = walk(body, inside_variable_repeat or (variable and high > 1))
+            elif op is sre_constants.BRANCH:
+                if inside_variable_repeat:
+                    return "a repeated alternation (like (a|ab)*) can backtrack exponentially; use a character class"
+                found = next((r for branch in arg[1] if (r := walk(branch, False))), None)
+            elif op is sre_constants.SUBPATTERN:
+                found = walk(arg[3], inside_variable_repeat)
+            elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+                found = walk(arg[1], inside_variable_repeat)
+            elif op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
+                return "backreferences are not allowed in an ID pattern"
+            else:
+                continue
+            if found:
+                return found
+        return None
+
+    found = walk(sre_parse.parse(pattern), False)
+    if not found and unbounded > _MAX_UNBOUNDED_REPEATS:
+        found = f"more than {_MAX_UNBOUNDED_REPEATS} unbounded repeats (+, *, {{n,}}) make checking an ID slow"
+    return found
+
+
 @dataclass(frozen=True, config=_strict)
 class Entity:
     """What features describe: a customer, a product. Every incoming ID must match `pattern`."""
@@ -134,6 +189,9 @@ class Entity:
     pattern: str
     key_type: Literal["string", "int"] = "string"
     description: str = ""
+    max_length: int = Field(
+        default=256, ge=1, le=MAX_ID_LENGTH, description="Longest ID accepted; longer ones are refused unread."
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -144,6 +202,9 @@ class Entity:
             raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
         if not (value.startswith("^") and value.endswith("$")):
             raise ValueError(f"pattern {value!r} must be anchored with ^ and $ so it checks the whole ID")
+        risk = backtracking_risk(value)
+        if risk:
+            raise ValueError(f"pattern {value!r} is refused: {risk}")
         return value
 
 

@@ -26,8 +26,9 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import DeclarationError, NotFoundError, Problem
-from . import templates
+from . import safety, templates
 from .declarations import KINDS, Entity, Prompt, Table, View
+from .yamlfile import UnsafeYaml, editor_line, read_yaml
 
 ENV_CATALOG = "FEATUREKIT_CATALOG"
 #: The engines a profile can name; each may have an override file `<view>.<engine>.sql`.
@@ -184,6 +185,10 @@ class _Loader:
             # Declarations are named after their file: references to it are not reported again as unknown.
             self.broken.add(file.stem)
             return
+        except UnsafeYaml as exc:
+            self.problem(file, exc.line, str(exc))
+            self.broken.add(file.stem)
+            return
         except OSError as exc:
             self.problem(file, None, f"cannot read: {exc.strerror}")
             self.broken.add(file.stem)
@@ -202,9 +207,12 @@ class _Loader:
             if isinstance(data.get("name"), str):
                 self.broken.add(data["name"])
             self.broken.add(file.stem)
-            for err in exc.errors():
+            errors = exc.errors()
+            for err in errors[:MAX_PROBLEMS_PER_FILE]:
                 loc = tuple(err["loc"])
                 self.problem(file, _nearest_line(lines, loc), _describe(loc, err))
+            if len(errors) > MAX_PROBLEMS_PER_FILE:
+                self.problem(file, None, f"{len(errors) - MAX_PROBLEMS_PER_FILE:,} more problems not shown")
             return
         previous = self.found[kind].get(declared.name)
         if previous:
@@ -250,10 +258,24 @@ class _Loader:
                     self.problem(file, at, f"{finding.message} in {shown.name}")
                 else:
                     self.problem(shown, finding.line, finding.message)
+            if not analysis.findings:
+                self._one_select(shown, text, tables)
             used_tables += [t for t in analysis.tables if t not in used_tables]
         table_decls = [repr(tables[t]) for t in sorted(used_tables) if t in tables]
         version = _digest(repr(view), source, *sorted(overrides.items()), *table_decls)
         return ViewTemplate(sql_file, source, MappingProxyType(overrides), tuple(used_tables), version)
+
+    def _one_select(self, shown: Path, source: str, tables: Mapping[str, Table]) -> None:
+        """Render with representative table names and refuse anything but one read-only SELECT."""
+        dialect = shown.suffixes[-2][1:] if len(shown.suffixes) > 1 and shown.suffixes[-2][1:] in ENGINES else "athena"
+        try:
+            rendered = templates.render_sql(templates.sandbox(), source, str(shown), _representative)
+        except Exception as exc:  # rendered once already; only a render bound (time) can differ this time
+            self.problem(shown, templates.template_line(exc), f"template error: {exc}")
+            return
+        refusal = safety.check(templates.strip_comments(rendered), dialect, [_representative(t) for t in tables])
+        if refusal:
+            self.problem(shown, safety.template_line(source, refusal.token), refusal.message)
 
     def _prompt_template(
         self, prompt: Prompt, file: Path, lines: Mapping[tuple[Any, ...], int]
@@ -290,41 +312,13 @@ class _Loader:
         return None
 
 
-def editor_line(text: str, index: int) -> int:
-    """The 1-based line of a character offset as an editor counts lines.
-
-    YAML also breaks lines at NEL, LS and PS (U+0085, U+2028, U+2029); editors do not, so YAML's own
-    line numbers would point past the line a person has to fix.
-    """
-    return text.count("\n", 0, index) + 1
+#: Validation problems listed per declaration file; thousands of lines of the same mistake help nobody.
+MAX_PROBLEMS_PER_FILE = 20
 
 
-def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML and remember the 1-based line of every key and list item."""
-    text = file.read_text(encoding="utf-8")
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        data = loader.construct_document(node)
-    finally:
-        loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        lines[path] = editor_line(text, n.start_mark.index)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                child = (*path, key.value)
-                walk(value, child)
-                lines[child] = editor_line(text, key.start_mark.index)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*path, i))
-
-    walk(node, ())
-    return data, lines
+def _representative(table: str) -> str:
+    """A table as the load-time check renders it: qualified, so a bare name in a template is not mistaken for it."""
+    return f'"featurekit"."{table}"'
 
 
 def _nearest_line(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:

@@ -7,23 +7,198 @@ SQLAlchemy bind (`:name`) that the database receives separately.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 # The same bind syntax sqlalchemy.text() recognises, so what we check is what it binds.
 BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 SQL_GLOBALS = frozenset({"table", "window"})
 
 
+#: Bounds on one render, so a template cannot burn CPU or memory when a catalog loads or a view renders.
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_LOOP_ITERATIONS = 100_000
+MAX_INT_BITS = 4096
+#: Wall-clock bound on one render, checked at every loop step and call: cheap steps repeated can still burn CPU.
+MAX_RENDER_SECONDS = 0.5
+#: A format width or precision this long (`'%0999999999d'`, `'{:>999999999}'`) asks for too large a string.
+_HUGE_WIDTH = re.compile(r"\d{7,}")
+
+
+class TemplateLimit(SecurityError):
+    """A template went past one of the render bounds; reported like any template error, with its line."""
+
+
+#: Per render: [loop iterations so far, deadline (time.monotonic())].
+_budget: ContextVar[list[float] | None] = ContextVar("featurekit_template_budget", default=None)
+
+
+class _BoundedTemplate(jinja2.Template):
+    """Renders chunk by chunk, stopping at MAX_OUTPUT_CHARS, with one loop budget shared by all loops."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        token = _budget.set([0, time.monotonic() + MAX_RENDER_SECONDS])
+        try:
+            out, size = [], 0
+            for chunk in self.generate(*args, **kwargs):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise TemplateLimit(f"template output is longer than {MAX_OUTPUT_CHARS:,} characters")
+                out.append(chunk)
+            return "".join(out)
+        finally:
+            _budget.reset(token)
+
+
+def _bounded_loop(iterable: Iterable[Any]) -> Iterator[Any]:
+    budget = _budget.get() or [0, time.monotonic() + MAX_RENDER_SECONDS]
+    for item in iterable:
+        budget[0] += 1
+        if budget[0] > MAX_LOOP_ITERATIONS:
+            raise TemplateLimit(f"template loops run more than {MAX_LOOP_ITERATIONS:,} iterations")
+        _check_deadline(budget)
+        yield item
+
+
+def _check_deadline(budget: list[float] | None) -> None:
+    if budget is not None and time.monotonic() > budget[1]:
+        raise TemplateLimit(f"template takes longer than {MAX_RENDER_SECONDS:g} s to render")
+
+
+def _check_size(value: Any) -> None:
+    if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_OUTPUT_CHARS:
+        raise TemplateLimit(f"a value longer than {MAX_OUTPUT_CHARS:,} is not allowed in a template")
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise TemplateLimit(f"a number larger than {MAX_INT_BITS} bits is not allowed in a template")
+
+
+def _check_widths(args: Iterable[Any]) -> None:
+    """A width or count argument (`center(10**9)`, `'x'.ljust(10**9)`) must fit the output bound."""
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_OUTPUT_CHARS:
+            raise TemplateLimit(f"width {arg} is larger than the template bound {MAX_OUTPUT_CHARS:,}")
+
+
+def _check_format(spec: Any, args: Iterable[Any]) -> None:
+    """`'%0999999999d' % 1`, `'{:>999999999}'.format(1)` and `'%*d' % (10**9, 1)` ask for a huge string."""
+    if isinstance(spec, str) and _HUGE_WIDTH.search(spec):
+        raise TemplateLimit("a format width of a million characters or more is not allowed")
+    if isinstance(spec, str) and "*" in spec:
+        _check_widths(args)
+
+
+#: Filters whose width argument pads the output; every filter's result is also checked after the call.
+_PADDING_FILTERS = frozenset({"center", "indent"})
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    skip = 2 if hasattr(original, "jinja_pass_arg") else 1  # the context/environment, then the value
+
+    @functools.wraps(original)  # keeps Jinja's pass_context/pass_environment marker
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if name in _PADDING_FILTERS:
+            _check_widths([*args[skip:], *kwargs.values()])
+        elif name == "format" and len(args) >= skip:
+            _check_format(args[skip - 1], args[skip:])
+        elif name == "join" and len(args) >= skip:
+            _check_join(args[skip] if len(args) > skip else kwargs.get("d", ""), args[skip - 1])
+        result = original(*args, **kwargs)
+        _check_size(result)
+        return result
+
+    return bounded
+
+
+def _check_method(method: Any, args: tuple[Any, ...]) -> None:
+    """Bound the string methods that build long strings before they run."""
+    method = getattr(method, "__wrapped__", method)  # the sandbox wraps str.format in a checker of its own
+    owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
+    if not isinstance(owner, (str, bytes)):
+        return
+    if name in ("format", "format_map"):
+        _check_format(owner, args)
+    elif name in ("ljust", "rjust", "center", "zfill", "expandtabs"):
+        _check_widths(args)
+    elif name == "replace" and len(args) >= 2:
+        old, new = args[0], args[1]
+        if (len(owner) // max(len(old), 1) + 1) * len(new) > MAX_OUTPUT_CHARS:
+            raise TemplateLimit(f"replace() would build a string longer than {MAX_OUTPUT_CHARS:,}")
+    elif name == "join" and args:
+        _check_join(owner, args[0])
+
+
+def _check_join(separator: Any, items: Any) -> None:
+    if not isinstance(items, (list, tuple)):
+        return
+    size = len(str(separator)) * len(items) + sum(len(x) for x in items if isinstance(x, (str, bytes)))
+    if size > MAX_OUTPUT_CHARS:
+        raise TemplateLimit(f"join would build a string longer than {MAX_OUTPUT_CHARS:,}")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with bounds: `*`, `**` and `%` on large operands, every loop, filter arguments and
+    results, method calls and the output size. Constant folding is off for intercepted operators, so
+    `10**(10**7)` is refused when it runs, with its line, not computed while the template compiles."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+    template_class = _BoundedTemplate
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters[_LOOP_FILTER] = _bounded_loop
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        ast = super()._parse(source, name, filename)
+        for loop in ast.find_all(nodes.For):  # every loop draws on the render's iteration budget
+            loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+        return ast
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            if abs(left) > 1 and right * math.log2(abs(left)) > MAX_INT_BITS:
+                raise TemplateLimit(f"{left} ** {right} is larger than {MAX_INT_BITS} bits")
+        elif operator == "*" and isinstance(left, int) != isinstance(right, int):
+            count, seq = (left, right) if isinstance(left, int) else (right, left)
+            if hasattr(seq, "__len__") and count * len(seq) > MAX_OUTPUT_CHARS:
+                raise TemplateLimit(f"repeating a value {count} times is longer than {MAX_OUTPUT_CHARS:,}")
+        elif operator == "*" and isinstance(left, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise TemplateLimit(f"a product larger than {MAX_INT_BITS} bits is not allowed in a template")
+        elif operator == "%":
+            _check_format(left, right if isinstance(right, tuple) else (right,))
+        try:
+            result = super().call_binop(context, operator, left, right)
+        except (ArithmeticError, ValueError) as exc:  # e.g. 2.0 ** 5000: OverflowError, one located error
+            raise jinja2.TemplateRuntimeError(f"{operator}: {exc}") from None
+        _check_size(result)
+        return result
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline(_budget.get())
+        _check_method(__obj, args)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _check_size(result)
+        return result
+
+
+_LOOP_FILTER = "featurekit_bounded_loop"
+
+
 def sandbox() -> ImmutableSandboxedEnvironment:
-    """A sandboxed environment with StrictUndefined: unknown names fail instead of rendering empty."""
-    return ImmutableSandboxedEnvironment(
+    """A bounded sandbox with StrictUndefined: unknown names fail instead of rendering empty."""
+    return _BoundedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -172,14 +347,17 @@ def analyze_sql(
             render_sql(env, source, name, lambda t: t, _bind_of_window)
         except Exception as exc:  # unsafe attribute access in the sandbox, a too large range(), among others
             findings.append(Finding(template_line(exc), f"template error: {exc}"))
+            if isinstance(exc, TemplateLimit):  # rendering again would only spend the same bound twice
+                return SqlAnalysis(tuple(tables), (), tuple(findings))
     # The bind scan renders leniently, so bind problems are reported alongside the ones above.
-    lenient = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    lenient = _BoundedSandbox(undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     try:
         rendered = render_sql(lenient, source, name, lambda t: t, _bind_of_window)
     except Exception as exc:  # e.g. table('a', 'b'): a TypeError, already reported above as a finding
         if findings and not isinstance(exc, jinja2.TemplateError):
             return SqlAnalysis(tuple(tables), (), tuple(findings))
-        return SqlAnalysis(tuple(tables), (), (*findings, Finding(template_line(exc), f"template error: {exc}")))
+        finding = Finding(template_line(exc), f"template error: {exc}")
+        return SqlAnalysis(tuple(tables), (), tuple(findings) if finding in findings else (*findings, finding))
     found = binds(rendered)
     declared, builtin = set(parameters), set(builtins)
     for bind in found:
@@ -198,7 +376,8 @@ def analyze_sql(
 def template_line(exc: BaseException) -> int | None:
     """The template line an error was raised at: Jinja rewrites tracebacks to point into the template."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<template>"]
-    return frames[-1].lineno if frames else getattr(exc, "lineno", None)
+    # A bound on the whole render (its output size) has no line of its own: point at the top.
+    return frames[-1].lineno if frames else getattr(exc, "lineno", 1 if isinstance(exc, TemplateLimit) else None)
 
 
 def _bind_of_window(_table: str, days: object, times: int = 1) -> str:

@@ -124,11 +124,23 @@ def render(
 PROGRESS_MIN_ENTITIES = 10_000
 
 
+def _decode_ids(data: bytes | str, source: Path) -> str:
+    """UTF-8 with or without a BOM (editors on Windows add one); anything else is one error naming the line."""
+    if isinstance(data, str):  # a text stream handed in place of stdin
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError("--ids-from", f"{source}:{line}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _read_ids(ids: list[str] | None, ids_from: Path | None) -> list[str]:
     given = list(ids or [])
     if ids_from is not None:
         try:
-            text = sys.stdin.read() if str(ids_from) == "-" else ids_from.read_text()
+            stdin = getattr(sys.stdin, "buffer", sys.stdin)
+            text = _decode_ids(stdin.read() if str(ids_from) == "-" else ids_from.read_bytes(), ids_from)
         except OSError as exc:
             raise InputError("--ids-from", f"cannot read {ids_from}: {exc.strerror or exc}") from None
         given += [line.strip() for line in text.splitlines() if line.strip()]

@@ -29,6 +29,7 @@ from ..catalog.declarations import Table
 from ..config import AthenaSettings
 from ..errors import ConfigError, CostLimitExceeded, QueryTimeout
 from ..render import RenderedQuery, as_written
+from . import redact
 from .athena_driver import (
     THROTTLING_CODES,
     Deadline,
@@ -147,6 +148,8 @@ class AthenaEngine:
         from botocore.config import Config
         from pyathena.util import RetryConfig
 
+        redact.install()
+
         s = self.settings
         args: dict[str, Any] = {
             "region_name": s.region,
@@ -191,6 +194,7 @@ class AthenaEngine:
 
                 s = self.settings
                 session = boto3.Session(profile_name=s.aws_profile, region_name=s.region)
+                redact.install()
                 self._client = session.client(
                     "athena",
                     endpoint_url=s.endpoint_url,

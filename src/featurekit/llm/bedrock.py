@@ -20,6 +20,7 @@ from typing import Any
 from .. import config
 from ..catalog.declarations import Guardrail, Inference
 from ..config import BedrockSettings
+from ..engines import redact
 from ..errors import ConfigError, LLMError
 from .prompts import RenderedPrompt
 from .providers import Completion
@@ -132,6 +133,7 @@ class BedrockProvider:
             from botocore.config import Config
         except ImportError:  # pragma: no cover - depends on the installed extras
             raise ConfigError("bedrock", "boto3 is not installed; pip install 'featurekit[bedrock]'") from None
+        redact.install()
         s = self.settings
         config = Config(
             region_name=s.region,
