@@ -25,6 +25,7 @@ STAGES = [
     "render",
     "engines",
     "cache",
+    "cache_redis",
     "batch",
     "results",
     "llm",

@@ -234,7 +234,7 @@ class FeatureStore:
                     cost_usd=sum(q.cost_usd or 0.0 for q in mine),
                 )
 
-            codec = batch.RowCodec(schema) if self.cache.path is not None else None
+            codec = batch.RowCodec(schema) if self.cache.tier is not None else None
             refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
             # Rows stay in the tables the queries returned; one take() puts them in the order asked.
             table = batch.assemble([refs[i] for i in ids_in_order])
