@@ -50,7 +50,7 @@ class RedisTier:
         import redis
 
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(
+        self.client: Any = redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, health_check_interval=30
         )
         self.namespace, self.lock_timeout, self.poll_interval = namespace, lock_timeout, poll_interval
