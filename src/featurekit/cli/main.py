@@ -16,7 +16,7 @@ from ..catalog.loader import ENGINES
 from ..errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from ..results import jsonable
 from ..store import FeatureStore
-from . import athena, project
+from . import athena, project, serve
 from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, err, load_catalog, out
 from .output import note_failure, print_frame, print_note
 
@@ -269,6 +269,7 @@ def note(
 # Project commands (init, validate, demo, ...) and Athena commands (ddl, setup, optimize) live in their own modules.
 project.register(app)
 athena.register(app)
+serve.register(app)
 
 
 def fail(message: str, code: int) -> NoReturn:
