@@ -22,36 +22,12 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.routing import Route
 
 from ..errors import FeaturekitError
-from ..llm.tools import input_schema, run_tool, tool_spec
+from ..llm.tools import input_schema, tool_spec
 from ..results import jsonable
 from ..store import FeatureStore
+from .lookup import lookup
 
 LIST_VIEWS, DESCRIBE_VIEW = "list_views", "describe_view"
-
-
-def provenance_json(provenance: Any) -> dict[str, Any]:
-    """What an agent needs to trust a value: where it ran, which queries, what they read and cost."""
-    return {
-        "engine": provenance.engine,
-        "view": provenance.view,
-        "as_of": provenance.as_of.isoformat(),
-        "template_version": provenance.template_version,
-        "query_ids": [q.query_id for q in provenance.queries if q.query_id],
-        "queries_run": provenance.queries_run,
-        "scanned_bytes": provenance.scanned_bytes,
-        "cost_usd": provenance.cost_usd,
-        "cache_hits": provenance.cache_hits,
-    }
-
-
-def lookup(store: FeatureStore, view: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
-    """One view lookup as (text, structured content), or the one-line error message."""
-    call = run_tool(store, view, arguments, store.catalog.views)
-    if call.result is None or call.provenance is None:
-        return call.error or "error"
-    result = {**call.result, "provenance": provenance_json(call.provenance)}
-    shown = ", ".join(f"{k}={v}" for k, v in call.result["features"].items())
-    return f"{view}[{call.result['entity_id']}] as of {call.result['as_of']}: {shown}", result
 
 
 def describe(store: FeatureStore, view: str) -> dict[str, Any]:
