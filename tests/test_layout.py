@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "featurekit"
 #: Stages in flow order. Modules that support every stage (errors, sample data) come first.
 STAGES = [
     "errors",
+    "tracing",
     "sample",
     "catalog",
     "config",

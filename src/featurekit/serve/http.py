@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .. import tracing
 from ..errors import (
     ConfigError,
     DataError,
@@ -220,22 +221,31 @@ def create_app(
         get_provider(provider) if isinstance(provider, str) else provider,
     )
 
+    async def respond(
+        request: Request, handler: Callable[..., Awaitable[Response]], auth: bool
+    ) -> tuple[Response, str]:
+        """The handler's response, or the problem it raised; and who asked (a name safe to log)."""
+        caller = Caller("-", None)
+        try:
+            caller = server.caller(request) if auth else Caller("anonymous", None)
+            return await handler(request, caller), caller.name
+        except HTTPProblem as exc:
+            return problem_response(exc.status, exc.detail, exc.headers, **exc.extra), caller.name
+        except LLMError as exc:  # the features survive a model failure: they are in `partial`
+            partial = exc.partial.to_json() if hasattr(exc.partial, "to_json") else None
+            return problem_response(502, str(exc).splitlines()[0], partial=partial), caller.name
+        except FeaturekitError as exc:
+            return problem_response(status_of(exc), str(exc).splitlines()[0]), caller.name
+
     def route(path: str, methods: list[str], auth: bool = True):
         def wrap(handler: Callable[..., Awaitable[Response]]) -> Route:
             async def endpoint(request: Request) -> Response:
                 start = time.perf_counter()
-                caller_name = "-"
-                try:
-                    caller = server.caller(request) if auth else Caller("anonymous", None)
-                    caller_name = caller.name
-                    response = await handler(request, caller)
-                except HTTPProblem as exc:
-                    response = problem_response(exc.status, exc.detail, exc.headers, **exc.extra)
-                except LLMError as exc:
-                    partial = exc.partial.to_json() if hasattr(exc.partial, "to_json") else None
-                    response = problem_response(502, str(exc).splitlines()[0], partial=partial)
-                except FeaturekitError as exc:
-                    response = problem_response(status_of(exc), str(exc).splitlines()[0])
+                attributes = {"http.request.method": request.method, "http.route": path}
+                parent = tracing.extract(request.headers)  # the caller's trace continues here
+                with tracing.span(f"{request.method} {path}", attributes, context=parent, kind="server") as span:
+                    response, caller_name = await respond(request, handler, auth)
+                    span.set_attribute("http.response.status_code", response.status_code)
                 elapsed = time.perf_counter() - start
                 server.metrics.requests.labels(path, request.method, str(response.status_code)).inc()
                 server.metrics.latency.labels(path).observe(elapsed)
