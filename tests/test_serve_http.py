@@ -149,10 +149,11 @@ class SlowEngine(DuckDBEngine):
 
 
 def test_request_time_and_concurrency_per_token(sample_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    limits = Limits(request_timeout=0.3, max_concurrent_per_token=1)
-    store = FeatureStore(engine=SlowEngine(sample_dir, 1.0), cache=False)
+    limits = Limits(request_timeout=1.0, max_concurrent_per_token=1)
+    store = FeatureStore(engine=SlowEngine(sample_dir, 3.0), cache=False)
     caplog.set_level(logging.INFO, logger="featurekit.serve")
-    with store, serving(create_app(store, tokens=TOKENS, limits=limits)) as url:
+    app = create_app(store, tokens=TOKENS, limits=limits)
+    with store, serving(app) as url:
         results: list[Any] = []
 
         def call() -> None:
@@ -161,7 +162,8 @@ def test_request_time_and_concurrency_per_token(sample_dir: Path, caplog: pytest
 
         first = threading.Thread(target=call)
         first.start()
-        time.sleep(0.1)
+        while not app.state.server.running.get("token 1"):  # the first lookup holds the token's one slot
+            time.sleep(0.005)
         call()
         first.join()
         # After the timeout the worker thread still finishes; the slot is freed when the response is sent.
