@@ -147,13 +147,25 @@ class Server:
             )
         self.running[caller.name] = self.running.get(caller.name, 0) + 1
         self.metrics.inflight.inc()
-        try:
-            return await asyncio.wait_for(run_in_threadpool(work), self.limits.request_timeout)
-        except asyncio.TimeoutError:
-            raise HTTPProblem(504, f"request took longer than {self.limits.request_timeout:g} s") from None
-        finally:
+
+        def release(_: object = None) -> None:
             self.running[caller.name] -= 1
             self.metrics.inflight.dec()
+
+        task = asyncio.ensure_future(run_in_threadpool(work))
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), self.limits.request_timeout)
+        except BaseException as exc:
+            # A worker thread cannot be stopped: its slot stays taken until it ends, so the limit bounds real work.
+            if task.done():
+                release()
+            else:
+                task.add_done_callback(release)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise HTTPProblem(504, f"request took longer than {self.limits.request_timeout:g} s") from None
+            raise
+        release()
+        return result
 
     def ready(self) -> tuple[int, dict[str, Any]]:
         """Catalog loaded, engine reachable (every table's files readable), cache tier up or degraded."""
