@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,8 @@ if str(ROOT) not in sys.path:  # `python benchmarks/load.py` as well as `python 
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from tests.redis_server import free_port, start_redis  # noqa: E402
+from tests.redis_server import start_redis  # noqa: E402
+from tests.serve_support import featurekit_serve  # noqa: E402
 
 from featurekit.sample import write_sample  # noqa: E402
 
@@ -64,31 +62,12 @@ class Sizes:
         return cls(clients=4, seconds=2.0, max_requests=400, batch_requests=8, missing=6, customers=1_200, orders=3_000)
 
 
-@contextmanager
-def serving(data: Path, redis_url: str, max_ids: int) -> Iterator[str]:
-    """The real `featurekit serve` command with two workers sharing Redis; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "FEATUREKIT_CACHE_DIR": "", "FEATUREKIT_TOKENS": "", "FEATUREKIT_TOKENS_FILE": ""}
-    command = [sys.executable, "-m", "featurekit.cli", "serve", "--port", str(port), "--data", str(data)]
-    command += ["--workers", str(WORKERS), "--redis", redis_url, "--max-ids", str(max_ids), "--no-mcp"]
-    command += ["--max-concurrent", "64"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("featurekit serve did not become ready")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def serving(data: Path, redis_url: str, max_ids: int) -> Any:
+    """The real `featurekit serve` command with two workers sharing Redis; yields its base URL once ready."""
+    return featurekit_serve(
+        "--data", str(data), "--workers", str(WORKERS), "--redis", redis_url, "--max-ids", str(max_ids),
+        "--no-mcp", "--max-concurrent", "64", ready="/readyz",
+    )  # fmt: skip
 
 
 def hammer(url: str, clients: int, seconds: float, max_requests: int, body: Callable[[int], dict[str, Any]]) -> dict:

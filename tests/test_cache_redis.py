@@ -17,20 +17,9 @@ from featurekit.engines.duckdb import DuckDBEngine
 from featurekit.errors import QueryError
 from tests.conftest import AS_OF
 from tests.redis_server import free_port
+from tests.serve_support import SlowEngine
 
 pytest.importorskip("redis")
-
-
-class SlowEngine(DuckDBEngine):
-    """DuckDB that takes a while per query, so concurrent workers really overlap."""
-
-    def __init__(self, data: Any, delay: float) -> None:
-        super().__init__(data)
-        self.delay = delay
-
-    def execute(self, query: Any) -> Any:
-        time.sleep(self.delay)
-        return super().execute(query)
 
 
 class FailingEngine(DuckDBEngine):

@@ -20,11 +20,10 @@ from openapi_spec_validator import validate  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from featurekit import FeatureStore  # noqa: E402
-from featurekit.engines.duckdb import DuckDBEngine  # noqa: E402
 from featurekit.serve import auth  # noqa: E402
 from featurekit.serve.http import Limits, check_bind, create_app  # noqa: E402
 from tests.conftest import AS_OF  # noqa: E402
-from tests.serve_support import serving  # noqa: E402
+from tests.serve_support import SlowEngine, serving  # noqa: E402
 
 FULL = "full-access-token-0123456789"
 SCOPED = "scoped-token-abcdefghijklmnop"
@@ -136,16 +135,6 @@ def test_scoped_token_sees_only_its_views(server: str) -> None:
         assert [v["name"] for v in c.get("/v1/views").json()["views"]] == ["spend_trend"]
         ok = c.post("/v1/features/spend_trend", json={"id": "C00042", "as_of": AS_OF.isoformat()})
     assert ok.status_code == 200
-
-
-class SlowEngine(DuckDBEngine):
-    def __init__(self, data: Any, delay: float) -> None:
-        super().__init__(data)
-        self.delay = delay
-
-    def execute(self, query: Any) -> Any:
-        time.sleep(self.delay)
-        return super().execute(query)
 
 
 def test_request_time_and_concurrency_per_token(sample_dir: Path, caplog: pytest.LogCaptureFixture) -> None:

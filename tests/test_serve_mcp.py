@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -23,7 +21,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import AS_OF
-from tests.redis_server import free_port
+from tests.serve_support import featurekit_serve
 
 TOKEN = "mcp-test-token-0123456789abcdef"
 
@@ -96,40 +94,8 @@ def serve_command(sample_dir: Path, tmp_path: Path) -> Iterator[str]:
     """`featurekit serve` as a user starts it, with a tokens file."""
     tokens = tmp_path / "tokens"
     tokens.write_text(f"{TOKEN}\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "featurekit.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(sample_dir),
-            "--tokens-file",
-            str(tokens),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"featurekit serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-        time.sleep(0.1)
-    try:
+    with featurekit_serve("--data", str(sample_dir), "--tokens-file", str(tokens)) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_mcp_over_http_inside_featurekit_serve(serve_command: str, sample_dir: Path, cli: Any) -> None:
