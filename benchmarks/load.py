@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import statistics
 import sys
@@ -143,7 +144,15 @@ def run(sizes: Sizes, out: Path, *, page: bool = True, data: Path | None = None)
         },
     }
     flight["queries_per_missing_entity"] = round(flight["queries"] / sizes.missing, 3)
-    results = {"workers": WORKERS, "clients": sizes.clients, "single": single, "batch": batch, "single_flight": flight}
+    results = {
+        "workers": WORKERS,
+        "clients": sizes.clients,
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
+        "single": single,
+        "batch": batch,
+        "single_flight": flight,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "load.json").write_text(json.dumps(results, indent=2) + "\n")
     table = render(results)
@@ -157,7 +166,8 @@ def render(r: dict[str, Any]) -> str:
     s, b, f = r["single"], r["batch"], r["single_flight"]
     return (
         f"`featurekit serve --workers {r['workers']} --redis` on 127.0.0.1, {r['clients']} HTTP clients "
-        "(one connection each), DuckDB over the sample data, cache warm unless said.\n\n"
+        f"(one connection each, in the same machine), DuckDB over the sample data, cache warm unless said; "
+        f"{r['cpus']} CPUs, 1-minute load average {r['load_average']} at the end of the run.\n\n"
         "| workload | requests | throughput | p50 | p99 |\n|---|---|---|---|---|\n"
         f"| cached single-entity lookup | {s['requests']:,} | {s['requests_per_s']:,} req/s | {s['p50_ms']} ms "
         f"| {s['p99_ms']} ms |\n"

@@ -114,6 +114,13 @@ def test_notes(server: str) -> None:
         (FULL, "/v1/features/customer_orders", {"ids": ["C00001"] * 1000}, 413, "at most 4000"),
         (FULL, "/v1/features/customer_orders", {"id": "C00042", "as_of": "June"}, 422, "as_of"),
         (FULL, "/v1/features/customer_orders", {"id": "C00042", "x": 1}, 422, "unknown field"),
+        (FULL, "/v1/features/customer_orders", {"id": {"$ne": 1}}, 422, "is not a string or integer ID"),
+        (FULL, "/v1/features/customer_orders", {"id": "C00042\u0000' OR 1=1 --"}, 422, "does not match the pattern"),
+        (FULL, "/v1/features/customer_orders", {"id": "C" * 3000}, 422, "customer id"),
+        (FULL, "/v1/features/customer_orders", {"id": "C00042", "params": {"as_of; DROP": 1}}, 404, "parameter"),
+        (FULL, "/v1/features/customer_orders", {"id": "C00042", "params": []}, 422, "params: must be an object"),
+        (FULL, "/v1/features/customer_orders", {"ids": []}, 422, "non-empty list"),
+        (FULL, "/v1/views/..%2F..%2Fetc%2Fpasswd", None, 404, "no route GET"),
     ],
 )
 def test_bad_requests_are_one_line_problems(
@@ -184,3 +191,20 @@ def test_binding_beyond_loopback_needs_tokens() -> None:
     with pytest.raises(Exception, match=r"test:1: a token must be at least 16") as info:
         auth.parse(["short view"], "test")
     assert "short" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "detail"),
+    [
+        (b"{not json", 400, "request body is not JSON"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        (b"\xff\xfe", 400, "request body is not JSON"),
+        (b'{"id": "C00042"' + b" " * 5000 + b"}", 413, "exceeds 4000 bytes"),
+    ],
+)
+def test_hostile_bodies_are_one_line_problems(server: str, content: bytes, status: int, detail: str) -> None:
+    with _client(server) as c:
+        # A chunked body has no Content-Length: the size limit is enforced while reading, too.
+        r = c.post("/v1/features/customer_orders", content=iter([content]))
+        assert c.get("/healthz").status_code == 200  # the server stays up
+    assert r.status_code == status and detail in r.json()["detail"] and "\n" not in r.json()["detail"]

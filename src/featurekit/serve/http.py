@@ -207,7 +207,8 @@ def _ids(body: Mapping[str, Any], limits: Limits) -> list[Any]:
 
 
 def _params(body: Mapping[str, Any]) -> dict[str, Any]:
-    params = body.get("params") or {}
+    params = body.get("params")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise HTTPProblem(422, "params: must be an object of parameter names to values")
     unknown = set(body) - {"id", "ids", "as_of", "params"}
@@ -325,7 +326,17 @@ def create_app(
         return JSONResponse(note.to_json())
 
     routes: list[BaseRoute] = [healthz, readyz, metrics, openapi_json, views, view, features, notes]
-    app = Starlette(routes=routes + list(extra_routes or []), lifespan=lifespan)
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        detail = f"no route {request.method} {request.url.path[:200]!r}" if status in (404, 405) else str(exc)
+        return problem_response(status, detail)
+
+    app = Starlette(
+        routes=routes + list(extra_routes or []),
+        lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route},
+    )
     app.state.server = server
     return app
 
