@@ -208,3 +208,36 @@ def test_hostile_bodies_are_one_line_problems(server: str, content: bytes, statu
         r = c.post("/v1/features/customer_orders", content=iter([content]))
         assert c.get("/healthz").status_code == 200  # the server stays up
     assert r.status_code == status and detail in r.json()["detail"] and "\n" not in r.json()["detail"]
+
+
+class DownModel:
+    """A note writer whose model call fails, as Bedrock's would (the store keeps the features on the error)."""
+
+    name = "down"
+    calls = 0
+
+    def complete(self, prompt: Any) -> Any:
+        from featurekit.errors import LLMError
+
+        DownModel.calls += 1
+        raise LLMError("model call failed: ServiceUnavailable", code="ServiceUnavailable")
+
+
+def test_a_model_failure_is_502_and_still_carries_the_features(sample_dir: Path) -> None:
+    store = FeatureStore(data=sample_dir)
+    with store, serving(create_app(store, provider=DownModel())) as url, httpx.Client(base_url=url) as c:
+        body = {"id": "C00042", "as_of": AS_OF.isoformat()}
+        first = c.post("/v1/notes/retention_note", json=body)
+        second = c.post("/v1/notes/retention_note", json=body)  # nothing failed was cached: the model is asked again
+        alive = c.get("/healthz")
+    assert first.status_code == 502 and first.headers["content-type"] == "application/problem+json"
+    problem = first.json()
+    assert problem["detail"] == "model call failed: ServiceUnavailable"
+    want = store_features(sample_dir)
+    assert problem["partial"]["features"]["customer_orders"]["order_count"] == want["order_count"]
+    assert second.status_code == 502 and DownModel.calls == 2 and alive.status_code == 200
+
+
+def store_features(sample_dir: Path) -> dict[str, Any]:
+    with FeatureStore(data=sample_dir, cache=False) as plain:
+        return plain.get("customer_orders", "C00042", as_of=AS_OF).to_json()["rows"][0]
