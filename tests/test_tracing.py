@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,9 +77,19 @@ def test_server_request_continues_the_callers_trace(spans: InMemorySpanExporter,
 
 
 def test_without_opentelemetry_a_span_is_the_shared_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tracing, "_trace", None)
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", None)  # as if the application never imported it
     first, second = tracing.span("a", {"x": 1}), tracing.span("b")
     assert first is second
     with first as span:
         span.set_attribute("y", 2)
     assert tracing.in_current_context(len) is len and tracing.extract({"traceparent": "x"}) is None
+
+
+def test_featurekit_never_imports_opentelemetry_itself(sample_dir: Path) -> None:
+    code = (
+        "import sys, featurekit; s = featurekit.FeatureStore(data=sys.argv[1]); "
+        "s.get('customer_orders', 'C00042', as_of='2026-06-30'); "
+        "print(any(m.startswith('opentelemetry') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(sample_dir)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,23 +1,18 @@
-"""OpenTelemetry spans, when OpenTelemetry is installed; otherwise nothing at all.
+"""OpenTelemetry spans, when the application uses OpenTelemetry; otherwise nothing at all.
 
-Without `opentelemetry-api`, or with it but no tracer provider configured, every `span()` is one shared
-no-op context manager: no allocation. Otherwise spans go to the application's tracer provider.
+featurekit never imports OpenTelemetry itself (its import alone costs more than a cached lookup). An application
+that traces has imported `opentelemetry.trace` and set a tracer provider; then featurekit's spans go there.
+Otherwise every `span()` is one shared no-op context manager: a dictionary lookup, no allocation.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-try:
-    from opentelemetry import context as _context
-    from opentelemetry import propagate as _propagate
-    from opentelemetry import trace as _trace
-except ImportError:  # the otel extra is optional
-    _trace = None  # type: ignore[assignment]
 
 
 class _NoSpan:
@@ -29,7 +24,14 @@ class _NoSpan:
 
 
 _NOTHING = contextlib.nullcontext(_NoSpan())
-ENABLED = _trace is not None
+
+
+def _tracing() -> Any:
+    """The `opentelemetry.trace` module if the application traces (imported it, set a provider), else None."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None or isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return None  # no SDK provider: the API's spans would be no-ops anyway, skip even building them
+    return trace
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,10 +41,11 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def span(name: str, attributes: Mapping[str, Any] | None = None, *, context: Any = None, kind: str = "") -> Any:
     """A context manager yielding the span (with `set_attribute`), or the shared no-op one."""
-    if _trace is None or isinstance(_trace.get_tracer_provider(), _trace.ProxyTracerProvider):
-        return _NOTHING  # no SDK configured: the API's spans would be no-ops anyway, skip even building them
-    span_kind = _trace.SpanKind.SERVER if kind == "server" else _trace.SpanKind.INTERNAL
-    return _trace.get_tracer("featurekit").start_as_current_span(
+    trace = _tracing()
+    if trace is None:
+        return _NOTHING
+    span_kind = trace.SpanKind.SERVER if kind == "server" else trace.SpanKind.INTERNAL
+    return trace.get_tracer("featurekit").start_as_current_span(
         name, context=context, kind=span_kind, attributes=_clean(attributes or {})
     )
 
@@ -52,21 +55,27 @@ def set_attributes(target: Any, attributes: Mapping[str, Any]) -> None:
 
 
 def extract(headers: Mapping[str, str]) -> Any:
-    """The trace context an incoming request carries (W3C traceparent), or None."""
-    return None if _trace is None else _propagate.extract(headers)
+    """The trace context an incoming request carries (W3C traceparent), or None when not tracing."""
+    if _tracing() is None:
+        return None
+    from opentelemetry import propagate
+
+    return propagate.extract(headers)
 
 
 def in_current_context(fn: Callable[..., T]) -> Callable[..., T]:
     """`fn` run in this thread's trace context from whichever thread calls it (batch workers)."""
-    if _trace is None:
+    if _tracing() is None:
         return fn
-    captured = _context.get_current()
+    from opentelemetry import context
+
+    captured = context.get_current()
 
     def run(*args: Any, **kwargs: Any) -> T:
-        token = _context.attach(captured)
+        token = context.attach(captured)
         try:
             return fn(*args, **kwargs)
         finally:
-            _context.detach(token)
+            context.detach(token)
 
     return run
