@@ -58,3 +58,6 @@ from tests.hardening_support import (  # noqa: E402, F401
     pytest_terminal_summary,
     pytest_testnodedown,
 )
+
+# --- a real redis-server on a free loopback port, for the shared cache tier and the feature server ---
+from tests.redis_server import redis_url  # noqa: E402, F401

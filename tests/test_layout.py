@@ -19,12 +19,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "featurekit"
 #: Stages in flow order. Modules that support every stage (errors, sample data) come first.
 STAGES = [
     "errors",
+    "tracing",
     "sample",
     "catalog",
     "config",
     "render",
     "engines",
     "cache",
+    "cache_redis",
     "batch",
     "results",
     "report",

@@ -12,6 +12,7 @@ back, because only the caller knows their types.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -164,6 +165,9 @@ class _Disk:
             self.conn.execute("DELETE FROM entries")
             self.conn.execute("DELETE FROM counters")
 
+    def close(self) -> None:
+        self.conn.close()
+
 
 def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """An explicit folder wins, then FEATUREKIT_CACHE_DIR; None means in-process only."""
@@ -187,7 +191,9 @@ class FeatureCache:
     """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` is reached.
 
     `path` (a folder) adds a disk layer: misses in memory are looked up there before the engine is
-    asked, and every fetched entry is written there too (only for lookups given a `codec`).
+    asked, and every fetched entry is written there too (only for lookups given a `codec`). `tier` is
+    another such layer with the disk's methods (get/put/flush/totals/clear/close), e.g. a
+    `cache_redis.RedisTier` that workers share; it takes the disk's place.
     """
 
     def __init__(
@@ -197,6 +203,7 @@ class FeatureCache:
         clock: Callable[[], float] = time.monotonic,
         *,
         path: str | os.PathLike[str] | None = None,
+        tier: Any = None,
     ) -> None:
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         # entry: (expires, value, bytes saved per hit, dollars saved per hit)
@@ -207,12 +214,19 @@ class FeatureCache:
         self._lock = threading.Lock()
         self._counters = _Counters()
         self._unflushed = _Counters()
-        self._disk_lock = threading.Lock()
-        self._disk = _open_disk(Path(path) / DISK_FILE) if path is not None else None
+        # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
+        # two processes each wait for an entry the other cannot write (the writer needs the lock).
+        self._disk_lock: Any = threading.Lock() if tier is None else contextlib.nullcontext()
+        self._disk = tier if tier is not None else _open_disk(Path(path) / DISK_FILE) if path is not None else None
 
     @property
     def path(self) -> Path | None:
         return self._disk.path if self._disk is not None else None
+
+    @property
+    def tier(self) -> Any:
+        """The layer behind memory (disk or a shared tier), or None: lookups then need no codec."""
+        return self._disk
 
     def lookup(
         self,
@@ -274,6 +288,9 @@ class FeatureCache:
                 for entity_id in mine:
                     if inflight.get((prefix, entity_id)) is flight:
                         del inflight[(prefix, entity_id)]
+            release = getattr(self._disk, "release", None)  # a shared tier's cross-process locks
+            if release is not None and codec is not None and mine:
+                release(_prefix_text(prefix), [_entity_text(i) for i in mine])
             flight.set_exception(exc)
             raise
         if not flight.done():
@@ -342,7 +359,7 @@ class FeatureCache:
         self.flush()
         if self._disk is not None:
             with self._disk_lock:
-                self._disk.conn.close()
+                self._disk.close()
 
     def _evict(self) -> None:
         excess = len(self._data) - self.max_entries

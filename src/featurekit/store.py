@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import batch
+from . import batch, tracing
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
 from .catalog.loader import ENGINES, Catalog
@@ -244,9 +244,16 @@ class FeatureStore:
         """
         start = time.perf_counter()
         try:
-            frame = self._get_frame(
-                view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress, on_invalid=on_invalid
-            )
+            with tracing.span("featurekit.get", {"featurekit.view": view, "featurekit.engine": self.engine.name}) as sp:
+                frame = self._get_frame(
+                    view, ids, as_of=as_of, params=params, use_cache=use_cache, progress=progress, on_invalid=on_invalid
+                )
+                p = frame.provenance
+                tracing.set_attributes(
+                    sp,
+                    {"featurekit.entities": len(frame), "featurekit.cache_hits": p.cache_hits,
+                     "featurekit.queries": p.queries_run, "featurekit.scanned_bytes": p.scanned_bytes},
+                )  # fmt: skip
         except FeaturekitError as exc:
             entities = len(ids) if isinstance(ids, Sized) and not isinstance(ids, (str, bytes)) else 1
             self._record(
@@ -295,8 +302,9 @@ class FeatureStore:
         ran_at = dt.datetime.now(dt.timezone.utc)
         decl = self.catalog.view(view)
         entity = self.catalog.entity(decl.entity)
-        checked = check_ids(entity, ids, on_invalid)
-        query = self._renderer.render(view, checked, as_of=as_of, params=params)
+        with tracing.span("featurekit.render", {"featurekit.view": view}):
+            checked = check_ids(entity, ids, on_invalid)
+            query = self._renderer.render(view, checked, as_of=as_of, params=params)
         self.engine.prepare(self.catalog.table(t) for t in query.tables)
         schema = arrow_schema(decl, entity.key, entity.key_type)
         queries: list[QueryStats] = []
@@ -309,7 +317,10 @@ class FeatureStore:
             if plan.starts_per_second and self._bucket is None:
                 self._bucket = batch.TokenBucket(plan.starts_per_second, burst=float(plan.max_concurrency))
             results = batch.run_chunks(
-                plan, lambda chunk: self.engine.execute(query.with_ids(chunk)), progress=report, bucket=self._bucket
+                plan,
+                tracing.in_current_context(lambda chunk: self._execute(query, chunk)),
+                progress=report,
+                bucket=self._bucket,
             )
             for _, stats in results:
                 queries.append(stats)
@@ -336,8 +347,10 @@ class FeatureStore:
                     cost_usd=sum(q.cost_usd or 0.0 for q in mine),
                 )
 
-            codec = batch.RowCodec(schema) if self.cache.path is not None else None
-            refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
+            codec = batch.RowCodec(schema) if self.cache.tier is not None else None
+            with tracing.span("featurekit.cache", {"featurekit.entities": len(ids_in_order)}) as span:
+                refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
+                span.set_attribute("featurekit.cache_hits", hits)
             # Rows stay in the tables the queries returned; one take() puts them in the order asked.
             table = batch.assemble([refs[i] for i in ids_in_order])
         else:
@@ -360,6 +373,18 @@ class FeatureStore:
             elapsed_ms=(time.perf_counter() - start) * 1000,
         )
         return FeatureFrame(decl, entity.key, table, provenance, checked.invalid)
+
+    def _execute(self, query: RenderedQuery, chunk: Sequence[Any]) -> tuple[pa.Table, QueryStats]:
+        with tracing.span(
+            "featurekit.query", {"featurekit.view": query.view, "featurekit.entities": len(chunk)}
+        ) as span:
+            table, stats = self.engine.execute(query.with_ids(chunk))
+            tracing.set_attributes(
+                span,
+                {"featurekit.query_id": stats.query_id, "featurekit.scanned_bytes": stats.scanned_bytes,
+                 "featurekit.rows": stats.rows, "featurekit.engine": stats.engine},
+            )  # fmt: skip
+            return table, stats
 
     def _plan(self, query: RenderedQuery, ids: Sequence[Any]) -> batch.BatchPlan:
         """How `ids` are split into queries on this engine; the dry run shows the same plan `get` runs."""
@@ -423,10 +448,22 @@ class FeatureStore:
         strict (raise GroundingError).
         If the model call fails, LLMError is raised with `partial` holding the features and rendered prompt.
         """
-        rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)
-        chosen = get_provider(provider) if isinstance(provider, str) else provider
-        cache = self.note_cache if use_cache else None
-        return write_note(rendered, chosen, grounding=grounding, cache=cache)
+        with tracing.span("featurekit.note", {"featurekit.prompt": prompt}):
+            with tracing.span("featurekit.prompt", {"featurekit.prompt": prompt}):
+                rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)
+            chosen = get_provider(provider) if isinstance(provider, str) else provider
+            cache = self.note_cache if use_cache else None
+            with tracing.span("featurekit.model", {"featurekit.provider": chosen.name}) as span:
+                written = write_note(rendered, chosen, grounding=grounding, cache=cache)
+                usage = {f"featurekit.tokens.{k}": v for k, v in written.completion.usage.items()}
+                report = written.grounding
+                tracing.set_attributes(
+                    span,
+                    {**usage, "featurekit.model": written.model, "featurekit.cached": written.cached,
+                     "featurekit.grounding_action": written.grounding_action,
+                     "featurekit.grounding.ungrounded": None if report is None else len(report.ungrounded)},
+                )  # fmt: skip
+            return written
 
 
 def _as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.Table:

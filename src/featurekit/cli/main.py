@@ -16,7 +16,7 @@ from ..catalog.loader import ENGINES
 from ..errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from ..results import jsonable
 from ..store import FeatureStore
-from . import athena, lake, project
+from . import athena, lake, project, serve
 from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, err, load_catalog, out
 from .output import note_failure, print_frame, print_note
 
@@ -314,6 +314,7 @@ def note(
 project.register(app)
 athena.register(app)
 lake.register(app)
+serve.register(app)
 
 
 def fail(message: str, code: int) -> NoReturn:

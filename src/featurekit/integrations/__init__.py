@@ -1,0 +1,1 @@
+"""Feature views as tools of agent frameworks: see the langchain and strands modules."""
