@@ -17,7 +17,7 @@ second, misleading error here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import jinja2
@@ -98,20 +98,17 @@ def athena_types(catalog: Catalog, view: str) -> dict[str, str]:
     return {s.alias_or_name: _sql(s.type).lower().replace(", ", ",") for s in selects}
 
 
-def _window(catalog: Catalog) -> Callable[..., str]:
-    """window() as `get` renders it, so its partition predicate is type-checked too (TRUE for an unknown table)."""
-
-    def window(name: str, days: str | int, times: int = 1) -> str:
-        return layouts.window_sql(catalog.tables[name], days, times) if name in catalog.tables else "TRUE"
-
-    return window
-
-
 def _parse(catalog: Catalog, view: str) -> exp.Expr | Problem:
     file = str(catalog.view_templates[view].file)
     try:
         source = catalog.view_templates[view].source
-        sql = templates.render_sql(templates.sandbox(), source, file, lambda n: f'"{n}"', _window(catalog))
+        sql = templates.render_sql(
+            templates.sandbox(),
+            source,
+            file,
+            lambda n: f'"{n}"',
+            lambda *args: layouts.window_in(catalog.tables, *args),
+        )
         return sqltypes.parse(sql)
     except (jinja2.TemplateError, SqlglotError) as exc:
         return Problem(file, None, f"does not parse as Athena SQL: {str(exc).splitlines()[0]}")

@@ -26,7 +26,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import DeclarationError, NotFoundError, Problem
-from . import safety, templates
+from . import layouts, safety, templates
 from .declarations import KINDS, Entity, Prompt, Table, View
 from .yamlfile import UnsafeYaml, editor_line, read_yaml
 
@@ -269,7 +269,9 @@ class _Loader:
         """Render with representative table names and refuse anything but one read-only SELECT."""
         dialect = shown.suffixes[-2][1:] if len(shown.suffixes) > 1 and shown.suffixes[-2][1:] in ENGINES else "athena"
         try:
-            rendered = templates.render_sql(templates.sandbox(), source, str(shown), _representative)
+            rendered = templates.render_sql(
+                templates.sandbox(), source, str(shown), _representative, lambda *args: layouts.window_in(tables, *args)
+            )
         except Exception as exc:  # rendered once already; only a render bound (time) can differ this time
             self.problem(shown, templates.template_line(exc), f"template error: {exc}")
             return
