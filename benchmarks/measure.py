@@ -8,6 +8,7 @@ import shutil
 import statistics
 import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,17 @@ from featurekit.sample import write_sample
 
 
 def make_data(sizes: Sizes, root: Path) -> dict[str, Path]:
-    """Big Parquet orders, the daily feature table, tutorial-sized JSON, a year of JSON (+ an unpartitioned copy)."""
-    data = {
-        "orders": workloads.write_orders(root / "orders", sizes.orders, sizes.order_customers),
-        "pit": workloads.write_daily(root / "daily", sizes.daily_customers, sizes.daily_days, sizes.daily_rows_per_day),
-        "tutorial": root / "tutorial",
-        "year": root / "year",
-    }
+    """Big Parquet orders, the daily feature table, tutorial-sized JSON, a year of JSON (+ an unpartitioned copy).
+
+    Generation is deterministic, so data written for the same sizes is reused.
+    """
+    data = {"orders": root / "orders", "pit": root / "daily", "tutorial": root / "tutorial", "year": root / "year"}
+    stamp, wanted = root / "sizes.json", json.dumps(asdict(sizes), sort_keys=True)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return data
+    stamp.unlink(missing_ok=True)
+    workloads.write_orders(data["orders"], sizes.orders, sizes.order_customers)
+    workloads.write_daily(data["pit"], sizes.daily_customers, sizes.daily_days, sizes.daily_rows_per_day)
     write_sample(data["tutorial"], customers=60, orders=400, as_of=AS_OF, days=365)
     write_sample(data["year"], customers=2_000, orders=sizes.year_orders, as_of=AS_OF, days=365)
     flat = data["year"] / "orders_flat"
@@ -41,6 +46,7 @@ def make_data(sizes: Sizes, root: Path) -> dict[str, Path]:
             day = file.parent.name.removeprefix("dt=")
             for line in file.read_text().splitlines():
                 out.write(line[:-1] + f',"dt":"{day}"}}\n')
+    stamp.write_text(wanted)
     return data
 
 
