@@ -24,6 +24,7 @@ STAGES = [
     "config",
     "render",
     "engines",
+    "cache_disk",
     "cache",
     "batch",
     "results",

@@ -147,25 +147,32 @@ def run_chunks(
 
 
 def assemble(refs: Sequence[RowRef]) -> pa.Table:
-    """One table from cached row references, in order: tables concatenated once, rows picked by one `take`."""
-    first = refs[0][0]
-    if all(t is first for t, _ in refs) and [i for _, i in refs] == list(range(first.num_rows)):
-        return first  # the whole result of one query, in order: nothing to copy
+    """One table from cached row references, in order, touching only the rows asked for.
+
+    One row is a zero-copy slice; rows of one table are one `take`; rows of several tables are one
+    `take` over the tables concatenated once. Nothing is proportional to the size of a cached table.
+    """
+    first, row = refs[0]
+    if len(refs) == 1:
+        return first.slice(row, 1)
+    rows = [r for _, r in refs]
+    if all(t is first for t, _ in refs):
+        if len(rows) == first.num_rows and rows == list(range(len(rows))):
+            return first  # the whole result of one query, in order: nothing to copy
+        return first.take(pa.array(rows, pa.int64()))
     position: dict[int, int] = {}
     parts: list[pa.Table] = []
     offsets: list[int] = []
-    rows: list[int] = []
     seen = 0
-    for table, row in refs:
+    for n, (table, r) in enumerate(refs):
         at = position.get(id(table))
         if at is None:
             at = position[id(table)] = len(parts)
             parts.append(table)
             offsets.append(seen)
             seen += table.num_rows
-        rows.append(offsets[at] + row)
-    combined = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    return combined.take(pa.array(rows, pa.int64()))
+        rows[n] = offsets[at] + r
+    return pa.concat_tables(parts).take(pa.array(rows, pa.int64()))
 
 
 class RowCodec:
