@@ -93,6 +93,18 @@ def answers_match(workload: str, data: Path, catalog: Path, ids: list[str]) -> b
     return bool(mine.to_pylist() == pa.Table.from_arrays(columns, schema=mine.schema).to_pylist())
 
 
+def side_by_side(name: str, mine: dict[str, Any], other_name: str, other: dict[str, Any]) -> dict[str, Any]:
+    """Two child runs as one row: each side's median time and peak RSS, and the ratios."""
+    return {
+        f"{name}_s": mine["median_s"],
+        f"{other_name}_s": other["median_s"],
+        "ratio": mine["median_s"] / other["median_s"],
+        f"{name}_rss_mib": mine["peak_rss_mib"],
+        f"{other_name}_rss_mib": other["peak_rss_mib"],
+        "rss_ratio": mine["peak_rss_mib"] / other["peak_rss_mib"],
+    }
+
+
 def bench_scaling(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[str, Any]:
     """Both workloads at every N: featurekit (cache off) and the hand-written query, each in its own process."""
     out: dict[str, Any] = {}
@@ -104,15 +116,7 @@ def bench_scaling(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[st
             fk = child("featurekit", workload, "parquet", data[workload], catalog, n, who, runs)
             raw = child("raw", workload, "parquet", data[workload], catalog, n, who, runs)
             assert fk["rows"] == raw["rows"] == n, (fk, raw)
-            rows[str(n)] = {
-                "featurekit_s": fk["median_s"],
-                "raw_s": raw["median_s"],
-                "ratio": fk["median_s"] / raw["median_s"],
-                "featurekit_rss_mib": fk["peak_rss_mib"],
-                "raw_rss_mib": raw["peak_rss_mib"],
-                "rss_ratio": fk["peak_rss_mib"] / raw["peak_rss_mib"],
-                "queries": fk["queries"],
-            }
+            rows[str(n)] = {**side_by_side("featurekit", fk, "raw", raw), "queries": fk["queries"]}
         check = workloads.entity_ids(workload, min(1_000, who), who)
         out[workload] = {"by_n": rows, "answers_match": answers_match(workload, data[workload], catalog, check)}
     first: dict[str, Any] = {}
@@ -120,13 +124,7 @@ def bench_scaling(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[st
         runs = sizes.runs_at(n)
         on = child("featurekit-cache", "pit", "parquet", data["pit"], catalog, n, sizes.daily_customers, runs)
         off = child("featurekit", "pit", "parquet", data["pit"], catalog, n, sizes.daily_customers, runs)
-        first[str(n)] = {
-            "cache_on_s": on["median_s"],
-            "cache_off_s": off["median_s"],
-            "ratio": on["median_s"] / off["median_s"],
-            "cache_on_rss_mib": on["peak_rss_mib"],
-            "cache_off_rss_mib": off["peak_rss_mib"],
-        }
+        first[str(n)] = side_by_side("cache_on", on, "cache_off", off)
     out["first_call_cache_on"] = first
     return out
 
