@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from featurekit.cache import FeatureCache
+import featurekit
+from featurekit.cache import DISK_FILE, FeatureCache, Fetched
 
 from .conftest import AS_OF
 
@@ -100,3 +105,52 @@ def test_eviction_bounds_the_size():
     cache = FeatureCache(max_entries=3)
     cache.lookup(("p",), list("abcde"), lambda ids: {i: i for i in ids})
     assert cache.stats().entries == 3
+
+
+def test_eviction_bounds_the_bytes_whole_fills_oldest_first():
+    cache = FeatureCache(max_bytes=100)
+    cache.lookup(("p",), ["a", "b"], lambda ids: Fetched({i: i for i in ids}, nbytes=60))
+    cache.lookup(("p",), ["c"], lambda ids: Fetched({i: i for i in ids}, nbytes=60))
+    assert cache.stats().entries == 1
+    calls = []
+    cache.lookup(("p",), ["a", "c"], lambda ids: calls.append(ids) or {i: i for i in ids})
+    assert calls == [["a"]]
+
+
+def test_hits_are_answered_from_any_fill_in_any_order():
+    cache = FeatureCache()
+    cache.lookup(("p",), list("abcdef"), lambda ids: {i: i.upper() for i in ids})
+    cache.lookup(("p",), ["x"], lambda ids: {"x": "X"})
+    assert cache.lookup(("p",), ["x", "f", "a"], lambda ids: {}) == ({"x": "X", "f": "F", "a": "A"}, 3)
+
+
+def test_an_undecodable_disk_entry_is_a_miss_and_is_replaced(sample_dir, tmp_path):
+    ids = ["C00042", "C00007"]
+    with featurekit.FeatureStore(data=sample_dir, cache_dir=tmp_path) as first:
+        before = first.get("customer_orders", ids, as_of=AS_OF)
+    file = tmp_path / DISK_FILE
+    with sqlite3.connect(file) as conn:
+        conn.execute("UPDATE entries SET value = ? WHERE entity = 'str:C00042'", [b"\xff not json"])
+    with featurekit.FeatureStore(data=sample_dir, cache_dir=tmp_path) as second:
+        after = second.get("customer_orders", ids, as_of=AS_OF)
+    assert after.to_dicts() == before.to_dicts()
+    assert after.provenance.cache_hits == 1 and after.provenance.queries[0].entities == 1
+    with sqlite3.connect(file) as conn:
+        blob = conn.execute("SELECT value FROM entries WHERE entity = 'str:C00042'").fetchone()[0]
+    assert json.loads(blob)["customer_id"] == "C00042"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_closing_a_store_releases_every_descriptor(sample_dir, tmp_path):
+    catalog = featurekit.load()
+
+    def store(n: int) -> None:
+        with featurekit.FeatureStore(catalog, data=sample_dir, cache_dir=tmp_path) as s:
+            if n % 100 == 0:  # a query now and then: the engine's connections are released too
+                s.get("customer_orders", "C00042", as_of=AS_OF, use_cache=n % 200 == 0)
+
+    store(0)  # first use opens what stays open for the process (imports, DuckDB's own files)
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(1, 1_001):
+        store(n)
+    assert len(os.listdir("/proc/self/fd")) <= before  # a leak would add a descriptor (or three) per store

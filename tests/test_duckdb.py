@@ -206,3 +206,34 @@ def test_data_folder_from_environment(monkeypatch, sample_dir: Path):
     monkeypatch.setenv("FEATUREKIT_DATA", str(sample_dir))
     with featurekit.FeatureStore() as s:
         assert s.get("customer_orders", "C00042", as_of=AS_OF)["order_count"] > 0
+
+
+def test_only_columns_whose_file_type_differs_are_cast(tmp_path):
+    """A no-op CAST costs per row and hides Parquet statistics; a needed one keeps the declared type."""
+    import pyarrow.parquet as pq
+
+    from featurekit.catalog.declarations import Column, Table
+    from featurekit.engines.duckdb import DuckDBEngine
+
+    folder = tmp_path / "t" / "dt=2026-01-01"
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"k": ["a"], "small": pa.array([7], pa.int32()), "ts": pa.array([dt.datetime(2026, 1, 1)])}),
+        folder / "part-0.parquet",
+    )
+    table = Table(
+        name="t",
+        columns=tuple(Column(name=n, type=t) for n, t in (("k", "string"), ("small", "int"), ("ts", "timestamp"))),
+        format="parquet",
+        partitioned_by=(Column(name="dt", type="string"),),
+    )
+    engine = DuckDBEngine(tmp_path)
+    try:
+        sql = engine.view_sql(table)
+        assert 'SELECT "k", CAST("small" AS BIGINT) AS "small", "ts", "dt" FROM' in sql
+        engine.prepare([table])
+        with engine.sa.connect() as conn:
+            types = {r[0]: r[1] for r in conn.exec_driver_sql('DESCRIBE SELECT * FROM "t"')}
+        assert types == {"k": "VARCHAR", "small": "BIGINT", "ts": "TIMESTAMP", "dt": "VARCHAR"}
+    finally:
+        engine.close()

@@ -25,6 +25,7 @@ STAGES = [
     "config",
     "render",
     "engines",
+    "cache_disk",
     "cache",
     "cache_redis",
     "batch",

@@ -15,20 +15,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .cache_disk import DISK_FILE, _Counters, open_disk
+
 Prefix = tuple[Hashable, ...]
 ENV_CACHE_DIR = "FEATUREKIT_CACHE_DIR"
-DISK_FILE = "featurekit-cache.sqlite3"
-# SQLite's default bound-variable limit is 32,766 on current builds but 999 on old ones.
-_SQLITE_IN = 900
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class Fetched:
     values: Mapping[Hashable, Any]
     scanned_bytes: int = 0
     cost_usd: float = 0.0
+    #: Memory the values hold (e.g. the Arrow table's nbytes), counted against `max_bytes`.
+    nbytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,7 @@ class CacheStats:
         return self.hits / total if total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "hit_rate": round(self.hit_rate, 4),
-            "entries": self.entries,
-            "queries_avoided": self.queries_avoided,
-            "bytes_saved": self.bytes_saved,
-            "usd_saved": self.usd_saved,
-            "disk_hits": self.disk_hits,
-            "disk_entries": self.disk_entries,
-        }
+        return {"hits": self.hits, "misses": self.misses, "hit_rate": round(self.hit_rate, 4), **asdict(self)}
 
     def __str__(self) -> str:
         line = (
@@ -89,111 +80,39 @@ class Codec(Protocol):
     def decode(self, blobs: Mapping[Hashable, bytes]) -> dict[Hashable, Any]: ...
 
 
-@dataclass
-class _Counters:
-    hits: int = 0
-    misses: int = 0
-    queries_avoided: int = 0
-    bytes_saved: float = 0.0
-    usd_saved: float = 0.0
-    disk_hits: int = 0
-
-    def add(self, other: _Counters) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
-class _Disk:
-    """Entries and counters in one SQLite file; one connection, used under the cache's disk lock."""
-
-    path: Path
-    conn: sqlite3.Connection = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False: batches run in worker threads; every use holds FeatureCache._disk_lock.
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")  # several processes (kernels, CLI runs) may share it
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS entries (prefix TEXT, entity TEXT, expires REAL, saved_bytes REAL, "
-            "saved_usd REAL, value BLOB, PRIMARY KEY (prefix, entity))"
-        )
-        self.conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
-
-    def get(self, prefix: str, ids: list[str], now: float) -> dict[str, tuple[float, float, float, bytes]]:
-        found: dict[str, tuple[float, float, float, bytes]] = {}
-        for start in range(0, len(ids), _SQLITE_IN):
-            part = ids[start : start + _SQLITE_IN]
-            rows = self.conn.execute(
-                "SELECT entity, expires, saved_bytes, saved_usd, value FROM entries "
-                f"WHERE prefix = ? AND expires > ? AND entity IN ({', '.join('?' * len(part))})",
-                [prefix, now, *part],
-            )
-            found.update((r[0], (r[1], r[2], r[3], r[4])) for r in rows)
-        return found
-
-    def put(self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)", [(prefix, *r) for r in rows]
-            )
-            self._add_counters(counters)
-
-    def _add_counters(self, counters: _Counters) -> None:
-        self.conn.executemany(
-            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            [(name, float(getattr(counters, name))) for name in counters.__dataclass_fields__],
-        )
-
-    def flush(self, counters: _Counters) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self._add_counters(counters)
-
-    def totals(self) -> tuple[_Counters, int]:
-        values = dict(self.conn.execute("SELECT name, value FROM counters").fetchall())
-        counters = _Counters(**{k: type(getattr(_Counters, k))(v) for k, v in values.items() if hasattr(_Counters, k)})
-        entries = self.conn.execute("SELECT count(*) FROM entries WHERE expires > ?", [time.time()]).fetchone()[0]
-        return counters, int(entries)
-
-    def clear(self) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.execute("DELETE FROM entries")
-            self.conn.execute("DELETE FROM counters")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """An explicit folder wins, then FEATUREKIT_CACHE_DIR; None means in-process only."""
     chosen = cache_dir or os.environ.get(ENV_CACHE_DIR)
     return Path(chosen).expanduser() if chosen else None
 
 
-def _open_disk(file: Path) -> _Disk:
-    """The disk layer, or a ConfigError naming the file when it is not a usable SQLite cache (corrupt, a directory)."""
-    from .errors import ConfigError
+@dataclass(eq=False)
+class _Fill:
+    """The entries one fetch stored: they share an expiry and a share of what the fetch cost."""
 
-    try:
-        return _Disk(file)
-    except (sqlite3.Error, OSError) as exc:
-        raise ConfigError(
-            "cache_dir", f"{file} cannot be used as the cache ({exc}); delete it or pick another folder"
-        ) from None
+    ids: list[Hashable]
+    expires: float
+    saved_bytes: float
+    saved_usd: float
+    nbytes: int
+
+
+@dataclass(eq=False)
+class _Shelf:
+    """One prefix's entries: its value and its fill per ID (two flat dicts, no tuple per entry)."""
+
+    values: dict[Hashable, Any] = field(default_factory=dict)
+    fills: dict[Hashable, _Fill] = field(default_factory=dict)
 
 
 class FeatureCache:
-    """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` is reached.
+    """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` or `max_bytes` is reached.
 
     `path` (a folder) adds a disk layer: misses in memory are looked up there before the engine is
     asked, and every fetched entry is written there too (only for lookups given a `codec`). `tier` is
     another such layer with the disk's methods (get/put/flush/totals/clear/close), e.g. a
     `cache_redis.RedisTier` that workers share; it takes the disk's place.
+    Work per lookup is a dict probe per ID; a fill of N entries is stored with C-level dict updates.
     """
 
     def __init__(
@@ -204,20 +123,22 @@ class FeatureCache:
         *,
         path: str | os.PathLike[str] | None = None,
         tier: Any = None,
+        max_bytes: int = 1 << 30,
     ) -> None:
-        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        # entry: (expires, value, bytes saved per hit, dollars saved per hit)
-        self._data: dict[tuple[Prefix, Hashable], tuple[float, Any, float, float]] = {}
-        # One Future per fetch, shared by its keys: a Future per entity costs ~1 KB (it holds a Condition),
-        # which was 1.9 GB of a 1,000,000-entity batch.
-        self._inflight: dict[tuple[Prefix, Hashable], Future[Mapping[Hashable, Any]]] = {}
+        self.ttl, self.max_entries, self.max_bytes, self.clock = ttl, max_entries, max_bytes, clock
+        self._shelves: dict[Prefix, _Shelf] = {}
+        self._fills: deque[tuple[_Shelf, _Fill]] = deque()  # oldest first: every fill has the same TTL
+        self._bytes = 0
+        # One Future per fetch, shared by its keys: a Future per entity costs ~1 KB (it holds a Condition).
+        self._inflight: dict[Prefix, dict[Hashable, Future[Mapping[Hashable, Any]]]] = {}
         self._lock = threading.Lock()
         self._counters = _Counters()
         self._unflushed = _Counters()
         # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
         # two processes each wait for an entry the other cannot write (the writer needs the lock).
         self._disk_lock: Any = threading.Lock() if tier is None else contextlib.nullcontext()
-        self._disk = tier if tier is not None else _open_disk(Path(path) / DISK_FILE) if path is not None else None
+        self._disk = tier if tier is not None else open_disk(Path(path) / DISK_FILE) if path is not None else None
+        self._closed = False
 
     @property
     def path(self) -> Path | None:
@@ -238,63 +159,72 @@ class FeatureCache:
         """Values for `ids`; `fetch` is called once with the IDs nobody has or is fetching. Returns (values, hits)."""
         now = self.clock()
         found: dict[Hashable, Any] = {}
-        mine: list[Hashable] = []
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
-        # Only a miss needs a future for others to wait on; a pure hit should not pay for one.
-        flight: Future[Mapping[Hashable, Any]] | None = None
         saved_bytes = saved_usd = 0.0
-        data, inflight = self._data, self._inflight
         with self._lock:
-            for entity_id in ids:
-                key = (prefix, entity_id)
-                entry = data.get(key)
-                if entry is not None and entry[0] > now:
-                    found[entity_id] = entry[1]
-                    saved_bytes += entry[2]
-                    saved_usd += entry[3]
-                elif key in inflight:
-                    waiting[entity_id] = inflight[key]
-                else:
-                    if flight is None:
-                        flight = Future()
-                    inflight[key] = flight
-                    mine.append(entity_id)
+            shelf = self._shelves.get(prefix)
+            flying = self._inflight.get(prefix)
+            if shelf is None and not flying:
+                mine = list(dict.fromkeys(ids))  # nothing cached or in flight: every ID is a miss
+            else:
+                mine = []
+                values, fills = (shelf.values, shelf.fills) if shelf is not None else ({}, {})
+                for entity_id in ids:
+                    fill = fills.get(entity_id)
+                    if fill is not None and fill.expires > now:
+                        found[entity_id] = values[entity_id]
+                        saved_bytes += fill.saved_bytes
+                        saved_usd += fill.saved_usd
+                    elif flying and entity_id in flying:
+                        waiting[entity_id] = flying[entity_id]
+                    else:
+                        mine.append(entity_id)
+                if len(mine) > 1:
+                    mine = list(dict.fromkeys(mine))
+            # Only a miss needs a future for others to wait on; a pure hit should not pay for one.
+            flight: Future[Mapping[Hashable, Any]] | None = None
+            if mine:
+                flight = Future()
+                self._inflight.setdefault(prefix, {}).update(dict.fromkeys(mine, flight))
         disk_hits = 0
         if flight is None:  # every ID was cached or already being fetched
             return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
         try:
-            if mine and self._disk is not None and codec is not None:
+            if self._disk is not None and codec is not None:
                 from_disk = self._disk_get(prefix, mine, codec)
                 if from_disk:
                     disk_hits = len(from_disk)
-                    self._store(prefix, from_disk, flight)
-                    for entity_id, (value, entry_bytes, entry_usd) in from_disk.items():
-                        found[entity_id] = value
-                        saved_bytes += entry_bytes
-                        saved_usd += entry_usd
+                    got = {i: e[0] for i, e in from_disk.items()}
+                    disk_bytes = sum(e[1] for e in from_disk.values())
+                    disk_usd = sum(e[2] for e in from_disk.values())
+                    self._store(prefix, got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0, flight)
+                    saved_bytes, saved_usd = saved_bytes + disk_bytes, saved_usd + disk_usd
+                    found.update(got)
                     mine = [i for i in mine if i not in from_disk]
             if mine:
                 fetched = fetch(mine)
-                values = fetched.values if isinstance(fetched, Fetched) else fetched
+                rows = fetched.values if isinstance(fetched, Fetched) else fetched
                 share_bytes = fetched.scanned_bytes / len(mine) if isinstance(fetched, Fetched) else 0.0
                 share_usd = fetched.cost_usd / len(mine) if isinstance(fetched, Fetched) else 0.0
-                entries = {i: (values[i], share_bytes, share_usd) for i in mine}
-                self._store(prefix, entries, flight)
+                nbytes = fetched.nbytes if isinstance(fetched, Fetched) else 0
+                if len(rows) != len(mine):
+                    rows = {i: rows[i] for i in mine}
+                self._store(prefix, rows, mine, share_bytes, share_usd, nbytes, flight)
                 if self._disk is not None and codec is not None:
-                    self._disk_put(prefix, entries, codec)
-                found.update((i, values[i]) for i in mine)
+                    self._disk_put(prefix, rows, share_bytes, share_usd, codec)
+                found.update(rows)
         except BaseException as exc:
             with self._lock:
+                flying = self._inflight.get(prefix, {})
                 for entity_id in mine:
-                    if inflight.get((prefix, entity_id)) is flight:
-                        del inflight[(prefix, entity_id)]
+                    if flying.get(entity_id) is flight:
+                        del flying[entity_id]
             release = getattr(self._disk, "release", None)  # a shared tier's cross-process locks
             if release is not None and codec is not None and mine:
                 release(_prefix_text(prefix), [_entity_text(i) for i in mine])
             flight.set_exception(exc)
             raise
-        if not flight.done():
-            flight.set_result(found)  # waiters read their IDs from it (disk hits and fetched rows are in it)
+        flight.set_result(found)  # waiters read their IDs from it (disk hits and fetched rows are in it)
         return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
 
     def _finish(
@@ -316,31 +246,79 @@ class FeatureCache:
             self._unflushed.add(delta)
         return found, hits
 
-    def _store(self, prefix: Prefix, entries: Mapping[Hashable, tuple[Any, float, float]], flight: Future[Any]) -> None:
+    def _store(
+        self,
+        prefix: Prefix,
+        values: Mapping[Hashable, Any],
+        ids: list[Hashable],
+        saved_bytes: float,
+        saved_usd: float,
+        nbytes: int,
+        flight: Future[Any],
+    ) -> None:
         with self._lock:
-            expires = self.clock() + self.ttl
-            for entity_id, (value, entry_bytes, entry_usd) in entries.items():
-                self._data[(prefix, entity_id)] = (expires, value, entry_bytes, entry_usd)
-                if self._inflight.get((prefix, entity_id)) is flight:
-                    del self._inflight[(prefix, entity_id)]
+            fill = _Fill(ids, self.clock() + self.ttl, saved_bytes, saved_usd, nbytes)
+            shelf = self._shelves.get(prefix)
+            if shelf is None:
+                shelf = self._shelves[prefix] = _Shelf()
+            shelf.values.update(values)
+            shelf.fills.update(dict.fromkeys(ids, fill))
+            self._fills.append((shelf, fill))
+            self._bytes += nbytes
+            flying = self._inflight.get(prefix, {})
+            if len(flying) == len(ids):  # `ids` are this fetch's and unique: it was the prefix's only one
+                del self._inflight[prefix]
+            else:
+                for entity_id in ids:
+                    if flying.get(entity_id) is flight:
+                        del flying[entity_id]
             self._evict()
 
+    def _evict(self) -> None:
+        """Drop expired fills, then the oldest entries while over `max_entries` or `max_bytes` (lock held)."""
+        now = self.clock()
+        entries = sum(len(s.values) for s in self._shelves.values())
+        while self._fills:
+            shelf, fill = self._fills[0]
+            over = entries - self.max_entries
+            if fill.expires > now and over <= 0 and self._bytes <= self.max_bytes:
+                return
+            if 0 < over < len(fill.ids) and fill.expires > now and self._bytes <= self.max_bytes:
+                gone, fill.ids = fill.ids[:over], fill.ids[over:]  # only as many of the oldest as needed
+            else:
+                gone = fill.ids
+                self._fills.popleft()
+                self._bytes -= fill.nbytes
+            for entity_id in gone:
+                if shelf.fills.get(entity_id) is fill:
+                    del shelf.fills[entity_id]
+                    del shelf.values[entity_id]
+                    entries -= 1
+
     def _disk_get(self, prefix: Prefix, ids: list[Hashable], codec: Codec) -> dict[Hashable, tuple[Any, float, float]]:
+        """Entries on disk; one that no longer decodes (another version wrote it, the file was damaged) is a
+        miss, and the fetch that follows replaces it."""
         assert self._disk is not None
         as_text = {_entity_text(i): i for i in ids}
         with self._disk_lock:
             rows = self._disk.get(_prefix_text(prefix), list(as_text), time.time())
         if not rows:
             return {}
-        values = codec.decode({as_text[k]: r[3] for k, r in rows.items()})
-        return {as_text[k]: (values[as_text[k]], r[1], r[2]) for k, r in rows.items()}
+        blobs = {as_text[k]: r[3] for k, r in rows.items()}
+        try:
+            values = codec.decode(blobs)
+        except _UNDECODABLE:  # keep the entries that decode on their own
+            values = {k: v for one in blobs.items() for k, v in _decode_one(codec, *one).items()}
+        return {as_text[k]: (values[as_text[k]], r[1], r[2]) for k, r in rows.items() if as_text[k] in values}
 
-    def _disk_put(self, prefix: Prefix, entries: Mapping[Hashable, tuple[Any, float, float]], codec: Codec) -> None:
+    def _disk_put(
+        self, prefix: Prefix, values: Mapping[Hashable, Any], share_bytes: float, share_usd: float, codec: Codec
+    ) -> None:
         assert self._disk is not None
-        blobs = codec.encode({i: e[0] for i, e in entries.items()})
+        blobs = codec.encode(values)
         # Wall-clock expiry on disk: the monotonic clock of this process means nothing to the next one.
         expires = time.time() + self.ttl
-        rows = [(_entity_text(i), expires, e[1], e[2], blobs[i]) for i, e in entries.items()]
+        rows = [(_entity_text(i), expires, share_bytes, share_usd, blobs[i]) for i in values]
         with self._lock:
             counters, self._unflushed = self._unflushed, _Counters()
         with self._disk_lock:
@@ -348,7 +326,7 @@ class FeatureCache:
 
     def flush(self) -> None:
         """Write the counters not yet on disk (fetches write them anyway; hits alone only count in memory)."""
-        if self._disk is None:
+        if self._disk is None or self._closed:
             return
         with self._lock:
             counters, self._unflushed = self._unflushed, _Counters()
@@ -356,20 +334,20 @@ class FeatureCache:
             self._disk.flush(counters)
 
     def close(self) -> None:
+        """Flush and release the disk layer's SQLite connection; closing twice is harmless."""
+        if self._closed:
+            return
         self.flush()
+        self._closed = True
         if self._disk is not None:
             with self._disk_lock:
                 self._disk.close()
 
-    def _evict(self) -> None:
-        excess = len(self._data) - self.max_entries
-        if excess > 0:
-            for key in list(self._data)[:excess]:
-                del self._data[key]
-
     def clear(self) -> None:
         with self._lock:
-            self._data.clear()
+            self._shelves.clear()
+            self._fills.clear()
+            self._bytes = 0
             self._counters = _Counters()
             self._unflushed = _Counters()
         if self._disk is not None:
@@ -386,10 +364,21 @@ class FeatureCache:
             with self._lock:
                 c, disk_entries = _Counters(**vars(self._counters)), None
         with self._lock:
-            entries = len(self._data)
+            entries = sum(len(s.values) for s in self._shelves.values())
         return CacheStats(
             c.hits, c.misses, entries, c.queries_avoided, round(c.bytes_saved), c.usd_saved, c.disk_hits, disk_entries
         )
+
+
+#: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError).
+_UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError)
+
+
+def _decode_one(codec: Codec, entity_id: Hashable, blob: bytes) -> dict[Hashable, Any]:
+    try:
+        return codec.decode({entity_id: blob})
+    except _UNDECODABLE:
+        return {}
 
 
 def _prefix_text(prefix: Prefix) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
@@ -130,6 +131,8 @@ class FeatureStore:
                 engine_settings["data"] = data
             engine = open_engine(engine, **engine_settings)
         self.engine: Engine = engine
+        # A cache the store made is closed with it; one passed in may be shared, so its owner closes it.
+        self._owns_cache = cache is True
         if cache is True:
             cache = FeatureCache(path=default_cache_dir(cache_dir))
         self.cache: FeatureCache | None = cache or None
@@ -151,8 +154,12 @@ class FeatureStore:
         self.close()
 
     def close(self) -> None:
+        """Flush the cache's counters and release every descriptor: the disk cache's SQLite file, the engine."""
         if self.cache is not None:
-            self.cache.flush()
+            if self._owns_cache:
+                self.cache.close()
+            else:
+                self.cache.flush()
         self.engine.close()
 
     def render(
@@ -338,21 +345,28 @@ class FeatureStore:
         elif self.cache is not None and use_cache:
             prefix = self._cache_prefix(query)
 
+            fetched: list[pa.Table] = []
+
             def fetch(missing: list[Hashable]) -> Fetched:
                 table = run(missing)
+                fetched.append(table)
                 mine = queries[:]  # only this fetch ran queries; their cost is what a later hit saves
                 return Fetched(
-                    {entity_id: (table, n) for n, entity_id in enumerate(missing)},
+                    dict(zip(missing, zip(itertools.repeat(table), range(len(missing))), strict=True)),
                     scanned_bytes=sum(q.scanned_bytes or 0 for q in mine),
                     cost_usd=sum(q.cost_usd or 0.0 for q in mine),
+                    nbytes=table.nbytes,
                 )
 
             codec = batch.RowCodec(schema) if self.cache.tier is not None else None
             with tracing.span("featurekit.cache", {"featurekit.entities": len(ids_in_order)}) as span:
                 refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
                 span.set_attribute("featurekit.cache_hits", hits)
-            # Rows stay in the tables the queries returned; one take() puts them in the order asked.
-            table = batch.assemble([refs[i] for i in ids_in_order])
+            if fetched and fetched[0].num_rows == len(ids_in_order):
+                table = fetched[0]  # every ID missed and was fetched, in the order asked: nothing to assemble
+            else:
+                # Rows stay in the tables the queries returned; one take() puts them in the order asked.
+                table = batch.assemble([refs[i] for i in ids_in_order])
         else:
             table = run(ids_in_order)
         table = _as_requested(table, checked, schema)

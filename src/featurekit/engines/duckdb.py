@@ -50,6 +50,10 @@ LOCKDOWN = (
 )
 
 
+def _normal_type(name: str) -> str:
+    return name.replace(" ", "").upper()
+
+
 class DuckDBEngine:
     """DuckDB in-process over local files: each declared table becomes a view over its folder."""
 
@@ -131,10 +135,29 @@ class DuckDBEngine:
             source = f"read_csv({listed}, header = true, columns = {columns}{hive})"
         else:
             source = f"read_parquet({listed}{hive})"
-        select = ", ".join(
-            f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.type]}) AS {quote(c.name)}" for c in table.all_columns
-        )
-        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {select} FROM {source}"
+        return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {self._projection(table, source)} FROM {source}"
+
+    def _projection(self, table: Table, source: str) -> str:
+        """The declared columns, cast only where the files' type differs from the declared one.
+
+        A no-op CAST is not free: it is computed for every row the scan returns, and a filter on a cast
+        column cannot use Parquet min/max statistics to skip row groups.
+        """
+        try:
+            with self.sa.connect() as conn:
+                described = conn.exec_driver_sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
+        found = {row[0]: _normal_type(row[1]) for row in described}
+        columns = []
+        for c in table.all_columns:
+            wanted = DUCKDB_TYPES[c.type]
+            if found.get(c.name) == _normal_type(wanted):
+                columns.append(quote(c.name))
+            else:  # a different type, or a column the files lack (the CAST then names it in DuckDB's error)
+                columns.append(f"CAST({quote(c.name)} AS {wanted}) AS {quote(c.name)}")
+        return ", ".join(columns)
 
     def _files(self, table: Table, scanned: Fingerprint | None = None) -> Files:
         place = self.location(table).resolve()

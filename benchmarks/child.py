@@ -1,0 +1,63 @@
+"""One side of one comparison, in a fresh process, so its peak RSS (ru_maxrss) is its own.
+
+    python -m benchmarks.child SIDE WORKLOAD FORMAT DATA CATALOG N CUSTOMERS REPEATS
+
+SIDE is `featurekit` (cache off), `featurekit-cache` (cache on, emptied before every run, so each
+run is a first call) or `raw` (the hand-written DuckDB query). Prints one JSON line: the run times,
+rows, queries and peak RSS in MiB.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    side, workload, fmt, data, catalog, n, customers, repeats = argv
+    from benchmarks import workloads
+
+    ids = workloads.entity_ids(workload, int(n), int(customers))
+    queries = 1
+    if side == "raw":
+        import duckdb
+
+        con = duckdb.connect()
+        sql, values = workloads.raw_query(workload, Path(data), fmt)
+
+        def run() -> int:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+                return int(con.execute(sql, values(ids)).to_arrow_table().num_rows)
+
+    else:
+        import featurekit
+
+        store = featurekit.FeatureStore(catalog, data=data, cache=side == "featurekit-cache")
+        view = workloads.VIEWS[workload]
+
+        def run() -> int:
+            nonlocal queries
+            if store.cache is not None:
+                store.cache.clear()  # every run is a first call with the cache on
+            frame = store.get_frame(view, ids, as_of=workloads.AS_OF)
+            queries = frame.provenance.queries_run
+            return len(frame)
+
+    rows = run()  # warm-up: page cache, views, connection
+    times = []
+    for _ in range(int(repeats)):
+        start = time.perf_counter()
+        rows = run()
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"times": times, "rows": rows, "queries": queries, "peak_rss_mib": peak}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:])))

@@ -1,0 +1,111 @@
+"""The cache's disk layer: entries and counters in one SQLite file, shared by processes (kernels, CLI runs).
+
+Its methods (get/put/flush/totals/clear/close) are the shape any second tier of FeatureCache keeps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DISK_FILE = "featurekit-cache.sqlite3"
+# SQLite's default bound-variable limit is 32,766 on current builds but 999 on old ones.
+_SQLITE_IN = 900
+
+
+@dataclass
+class _Counters:
+    hits: int = 0
+    misses: int = 0
+    queries_avoided: int = 0
+    bytes_saved: float = 0.0
+    usd_saved: float = 0.0
+    disk_hits: int = 0
+
+    def add(self, other: _Counters) -> None:  # on every lookup: plain attributes, no getattr loop
+        self.hits += other.hits
+        self.misses += other.misses
+        self.queries_avoided += other.queries_avoided
+        self.bytes_saved += other.bytes_saved
+        self.usd_saved += other.usd_saved
+        self.disk_hits += other.disk_hits
+
+
+@dataclass
+class _Disk:
+    """Entries and counters in one SQLite file; one connection, used under the cache's disk lock."""
+
+    path: Path
+    conn: sqlite3.Connection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: batches run in worker threads; every use holds FeatureCache._disk_lock.
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")  # several processes (kernels, CLI runs) may share it
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS entries (prefix TEXT, entity TEXT, expires REAL, saved_bytes REAL, "
+            "saved_usd REAL, value BLOB, PRIMARY KEY (prefix, entity))"
+        )
+        self.conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
+
+    def get(self, prefix: str, ids: list[str], now: float) -> dict[str, tuple[float, float, float, bytes]]:
+        found: dict[str, tuple[float, float, float, bytes]] = {}
+        for start in range(0, len(ids), _SQLITE_IN):
+            part = ids[start : start + _SQLITE_IN]
+            rows = self.conn.execute(
+                "SELECT entity, expires, saved_bytes, saved_usd, value FROM entries "
+                f"WHERE prefix = ? AND expires > ? AND entity IN ({', '.join('?' * len(part))})",
+                [prefix, now, *part],
+            )
+            found.update((r[0], (r[1], r[2], r[3], r[4])) for r in rows)
+        return found
+
+    def put(self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)", [(prefix, *r) for r in rows]
+            )
+            self._add_counters(counters)
+
+    def _add_counters(self, counters: _Counters) -> None:
+        self.conn.executemany(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            [(name, float(getattr(counters, name))) for name in counters.__dataclass_fields__],
+        )
+
+    def flush(self, counters: _Counters) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self._add_counters(counters)
+
+    def totals(self) -> tuple[_Counters, int]:
+        values = dict(self.conn.execute("SELECT name, value FROM counters").fetchall())
+        counters = _Counters(**{k: type(getattr(_Counters, k))(v) for k, v in values.items() if hasattr(_Counters, k)})
+        entries = self.conn.execute("SELECT count(*) FROM entries WHERE expires > ?", [time.time()]).fetchone()[0]
+        return counters, int(entries)
+
+    def clear(self) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute("DELETE FROM entries")
+            self.conn.execute("DELETE FROM counters")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_disk(file: Path) -> _Disk:
+    """The disk layer, or a ConfigError naming the file when it is not a usable SQLite cache (corrupt, a directory)."""
+    from .errors import ConfigError
+
+    try:
+        return _Disk(file)
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(
+            "cache_dir", f"{file} cannot be used as the cache ({exc}); delete it or pick another folder"
+        ) from None
