@@ -16,8 +16,7 @@ from featurekit.errors import ConfigError, InputError, NotFoundError
 from featurekit.llm.bedrock import BedrockProvider, parse_usage
 from featurekit.llm.notes import NoteCache, Partial, write_note
 from featurekit.llm.prompts import RenderedPrompt
-from tests.conftest import AS_OF
-from tests.converse_fake import (
+from featurekit.testing.bedrock import (
     ConverseFake,
     encode_frame,
     error_reply,
@@ -25,6 +24,7 @@ from tests.converse_fake import (
     stream_reply,
     text_reply,
 )
+from tests.conftest import AS_OF
 
 ID = "C00042"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from featurekit.testing.bedrock import ConverseFake, error_reply, stream_reply, text_reply
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, error_reply, stream_reply, text_reply
 
 
 def note(cli, sample_dir, fake: ConverseFake, *extra: str):
