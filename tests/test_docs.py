@@ -230,12 +230,12 @@ def test_page_blocks_run(page: str, workdir: Path) -> None:
     for block in blocks(DOCS / page):
         if block.skip or block.lang == "text":
             continue
-        if block.lang == "python":
+        if block.title:  # a file the page creates (a python one too: a test module is written, then run)
+            write_file(block, workdir)
+        elif block.lang == "python":
             run_python(block, namespace)
         elif block.lang in SHELL:
             run_shell(block, workdir)
-        elif block.title:
-            write_file(block, workdir)
         else:
             continue
         ran += 1

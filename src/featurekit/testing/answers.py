@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from typing import Any
 
 import pyarrow as pa
@@ -73,7 +74,8 @@ class DuckDBAnswers:
             table.set("db", None)
             table.set("catalog", None)
         duck = self.engine.adapt_sql(tree.sql(dialect="athena"), "the query sent to the Athena fake")
-        with self.engine.sa.connect() as conn:
+        with self.engine.sa.connect() as conn, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
             return conn.exec_driver_sql(duck).cursor.to_arrow_table()
 
     def results_body(self, sql: str, region: str) -> dict[str, Any]:

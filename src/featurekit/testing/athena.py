@@ -352,8 +352,9 @@ def reset(moto_endpoint: str, state: ProxyState) -> AthenaFake:
 
 @contextlib.contextmanager
 def athena_server(catalog: Any = None, data: str | os.PathLike[str] | None = None) -> Iterator[AthenaFake]:
-    """Athena offline: moto on 127.0.0.1, dummy credentials while it runs, and (with `catalog` and `data`)
-    every query answered with its result computed on DuckDB over `data`, typed as Athena reports it.
+    """Athena offline: moto on 127.0.0.1, dummy credentials while it runs, and (given `data`) every query answered
+    with its result computed on DuckDB over `data`, typed as Athena reports it. `catalog` is a folder or a loaded
+    Catalog (None: the shipped one), as for FeatureStore.
 
         with athena_server("catalog/", "data/") as athena:
             with FeatureStore("catalog/", engine=athena.engine()) as store:
@@ -362,9 +363,7 @@ def athena_server(catalog: Any = None, data: str | os.PathLike[str] | None = Non
     with moto_server() as (moto_endpoint, state, proxy_endpoint), dummy_credentials():
         state.proxy_endpoint = proxy_endpoint
         fake = reset(moto_endpoint, state)
-        if catalog is not None:
-            if data is None:
-                raise TypeError("athena_server(catalog, data): computing results needs the data folder too")
+        if data is not None:
             fake.compute_on_duckdb(catalog, data)
         try:
             yield fake
