@@ -52,7 +52,7 @@ def test_json_output_carries_the_error_and_the_features(cli, sample_dir, convers
     converse_fake.always(error_reply("AccessDeniedException", "You don't have access to the model.", 403))
     code, out, err = note(cli, sample_dir, converse_fake, "--format", "json")
     assert code == 1
-    [entry] = json.loads(out)
+    [entry] = json.loads(out)["items"]
     assert entry["error"]["code"] == "AccessDeniedException"
     assert "enable model access for amazon.nova-lite-v1:0 in us-east-1" in entry["error"]["hint"]
     assert entry["features"]["customer_orders"]["order_count"] >= 0

@@ -151,7 +151,11 @@ class FeatureStore:
         where: dict[str, Any] = {"engine": self.engine.name}
         settings = getattr(self.engine, "settings", None)
         if settings is not None:  # Athena, Trino: only settings that say where, never credentials
-            where.update({k: getattr(settings, k) for k in _WHERE_SETTINGS if getattr(settings, k, None) is not None})
+            # Fields only: on a pydantic model `schema` is also a method, which is not a setting.
+            fields = getattr(type(settings), "model_fields", {})
+            where.update(
+                {k: getattr(settings, k) for k in _WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
+            )
         if isinstance(self.engine, DuckDBEngine):
             where["data"] = str(self.engine.data) if self.engine.data else None
             for name in query.tables:

@@ -84,7 +84,7 @@ def note_failure(entity_id: str, exc: Any, format: str, written: list[dict[str, 
     """The features are still printed (stdout); one line says what failed and what to do (stderr)."""
     partial = exc.partial
     line = " ".join(str(exc).split())
-    if format == "json":
+    if format != "text":
         entry = partial.to_json() if partial is not None else {"entity_id": entity_id}
         entry["error"] = {"code": exc.code, "message": line, "hint": exc.hint}
         written.append(entry)

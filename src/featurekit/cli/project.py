@@ -15,6 +15,7 @@ import typer
 from ..cache import ENV_CACHE_DIR, FeatureCache
 from ..errors import ConfigError, FeaturekitError, NotFoundError
 from ..store import FeatureStore
+from .formats import FormatOpt, emit
 from .options import AsOfOpt, CacheDirOpt, CatalogOpt, err, load_catalog, out
 from .output import print_frame
 
@@ -33,7 +34,7 @@ def _disk_cache(cache_dir: Path | None) -> FeatureCache:
 @cache_app.command("stats")
 def cache_stats(
     cache_dir: CacheDirOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    format: FormatOpt = "table",
 ) -> None:
     """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk cache."""
     cache = _disk_cache(cache_dir)
@@ -41,10 +42,10 @@ def cache_stats(
         stats = cache.stats()
     finally:
         cache.close()
-    if format == "json":
-        out.print(json.dumps(stats.to_dict(), indent=2), markup=False)
-    else:
+    if format == "table":
         out.print(f"cache {cache.path}: {stats}", markup=False)
+    else:
+        emit(format, "cache_stats", [stats.to_dict()], {"cache": str(cache.path)})
 
 
 @cache_app.command("clear")
@@ -57,7 +58,7 @@ def cache_clear(cache_dir: CacheDirOpt = None) -> None:
 
 
 @_commands.command()
-def validate(catalog: CatalogOpt = None) -> None:
+def validate(catalog: CatalogOpt = None, format: FormatOpt = "table") -> None:
     """Check the catalog: declarations, templates, and that every template transpiles for every local engine."""
     from ..engines import adapt
     from ..engines.base import quote
@@ -65,11 +66,19 @@ def validate(catalog: CatalogOpt = None) -> None:
 
     cat = load_catalog(catalog)
     failures = []
+    checked = []
     for view in cat.views:
         try:
             Renderer(cat, "duckdb", lambda t: quote(t.name), adapt.for_dialect("duckdb")).sql(view)
+            checked.append({"view": view, "ok": True, "error": None})
         except FeaturekitError as exc:
             failures.append(str(exc))
+            checked.append({"view": view, "ok": False, "error": str(exc)})
+    if format != "table":
+        emit(format, "validation", checked, {"catalog": str(cat.root)})
+        if failures:
+            raise typer.Exit(1)
+        return
     if failures:
         for line in failures:
             err.print(f"error: {line}", markup=False)
