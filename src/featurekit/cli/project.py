@@ -164,22 +164,35 @@ def demo(
 @_commands.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="New (or empty) folder to create the catalog in.")],
+    empty: Annotated[
+        bool, typer.Option("--empty", help="A skeleton with no example domain, instead of the shipped catalog.")
+    ] = False,
 ) -> None:
-    """Create an editable catalog: a copy of the shipped one, a README, and JSON Schemas for editors."""
+    """Create an editable catalog: a copy of the shipped one (or, with --empty, a skeleton), a README, JSON Schemas."""
     from ..catalog.scaffold import init_catalog
 
-    made = init_catalog(folder)
+    made = init_catalog(folder, empty=empty)
     out.print(
         f"created catalog {folder}: {_count(made.tables, 'table')}, {_count(made.entities, 'entity', 'entities')}, "
         f"{_count(made.views, 'view')}, {_count(made.prompts, 'prompt')}, a README.md and JSON Schemas in schema/",
         markup=False,
     )
     out.print("next steps:", markup=False)
-    for step in (
-        f"featurekit validate --catalog {folder}",
-        "featurekit sample-data --out data",
-        f"featurekit get customer_orders C00042 --catalog {folder} --data data",
-    ):
+    steps = (
+        (
+            f"declare a table in {folder}/tables/, an entity in {folder}/entities/, a view in {folder}/views/ "
+            f"(see {folder}/README.md)",
+            f"featurekit validate --catalog {folder}",
+            f"featurekit get <view> <ID> --catalog {folder} --data <your data folder>",
+        )
+        if empty
+        else (
+            f"featurekit validate --catalog {folder}",
+            "featurekit sample-data --out data",
+            f"featurekit get customer_orders C00042 --catalog {folder} --data data",
+        )
+    )
+    for step in steps:
         out.print(f"  {step}", markup=False)
 
 
