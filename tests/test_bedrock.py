@@ -236,7 +236,7 @@ def test_failure_through_the_store_keeps_features(
     converse_fake.always(error_reply("ThrottlingException", "Too many requests", 429))
     with pytest.raises(LLMError) as caught:
         store.note("retention_note", ID, provider=bedrock, as_of=AS_OF)
-    expected = store.get("customer_orders", ID, as_of=AS_OF).to_dict()
+    expected = dict(store.get("customer_orders", ID, as_of=AS_OF))
     assert dict(caught.value.partial.features["customer_orders"]) == expected
 
 

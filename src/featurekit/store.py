@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import pyarrow as pa
 
@@ -165,6 +165,28 @@ class FeatureStore:
                     where[f"table {name}"] = f"unavailable: {exc}"
         return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency)
 
+    @overload
+    def get(  # type: ignore[overload-overlap]  # a str is also an Iterable[str]; this one matches first
+        self,
+        view: str,
+        ids: str | int,
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> FeatureRow: ...
+
+    @overload
+    def get(
+        self,
+        view: str,
+        ids: Iterable[str | int],
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> FeatureFrame: ...
+
     def get(
         self,
         view: str,
@@ -173,7 +195,7 @@ class FeatureStore:
         as_of: dt.date | str | None = None,
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
-    ) -> Any:
+    ) -> FeatureRow | FeatureFrame:
         """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
         frame = self.get_frame(
             view, [ids] if isinstance(ids, (str, int)) else ids, as_of=as_of, params=params, use_cache=use_cache

@@ -33,6 +33,11 @@ class RenderedPrompt:
     features: Mapping[str, Mapping[str, Any]]
     provenance: Mapping[str, Provenance] = field(repr=False)
 
+    def _repr_html_(self) -> str:  # Jupyter's rich display
+        from .display import prompt_html
+
+        return prompt_html(self)
+
     @property
     def facts(self) -> str:
         return facts_json(self.features)
@@ -51,7 +56,7 @@ def render_prompt(
 ) -> RenderedPrompt:
     decl = catalog.prompt(name)
     source = catalog.prompt_templates[name]
-    features = {view: row.to_dict() for view, row in rows.items()}
+    features = {view: dict(row) for view, row in rows.items()}
     context = {
         "entity_id": entity_id,
         "as_of": as_of.isoformat(),
