@@ -320,3 +320,6 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "reference" / "api" / "index.html").is_file()
+    # The notebook is a rendered page of the site (mkdocs-jupyter), not a raw download.
+    notebook = (tmp_path / "site" / "notebook" / "index.html").read_text()
+    assert "featurekit in a notebook" in notebook and 'store.get("customer_orders"' in notebook
