@@ -33,9 +33,12 @@ def test_version(cli) -> None:
 
 
 def test_bash_completion_script_installs_and_completes(tmp_path: Path) -> None:
-    shown = run("--show-completion", "bash")
+    # Typer detects the shell from the process tree; this switch makes the options take the shell as a value
+    # instead, so the test does not depend on what runs pytest.
+    explicit = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = run("--show-completion", "bash", env=explicit)
     assert shown.returncode == 0 and "_FEATUREKIT_COMPLETE=complete_bash" in shown.stdout
-    installed = run("--install-completion", "bash", env={"HOME": str(tmp_path), "SHELL": "/bin/bash"})
+    installed = run("--install-completion", "bash", env={**explicit, "HOME": str(tmp_path)})
     assert installed.returncode == 0, installed.stderr
     assert "featurekit.sh" in (tmp_path / ".bashrc").read_text()
     # What bash asks for on <TAB>: the command completes from its prefix.
