@@ -53,9 +53,10 @@ def grounding_html(report: GroundingReport) -> str:
     )
 
 
-def note_html(note: Note) -> str:
+def note_facts(note: Note) -> list[str]:
+    """Who wrote a note and at what cost: writer, grounding action, cache, stop reason, tokens, latency, attempts."""
     c = note.completion
-    label = "offline note (deterministic template, no LLM)" if note.offline else f"{note.provider} · {note.model}"
+    label = "offline note — deterministic template, no LLM" if note.offline else f"{note.provider} · {note.model}"
     facts = [label]
     if note.grounding_action != "none":
         facts.append(f"grounding: {note.grounding_action}")
@@ -66,6 +67,13 @@ def note_html(note: Note) -> str:
         facts += [f"stop {c.stop_reason}", f"tokens: {usage}"]
         if c.latency_ms is not None:
             facts.append(f"latency {c.latency_ms:.0f} ms")
+        if c.attempts and c.attempts > 1:
+            facts.append(f"{c.attempts} attempts")
+    return facts
+
+
+def note_html(note: Note) -> str:
+    facts = note_facts(note)
     sources = "".join(
         f"<li>{html.escape(view)}: {html.escape(provenance_caption(p))}</li>" for view, p in note.provenance.items()
     )

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
 REGION = "us-east-1"
 BUCKET = "featurekit-results"
@@ -319,18 +320,10 @@ def moto_server() -> Iterator[tuple[str, ProxyState, str]]:
 @contextlib.contextmanager
 def dummy_credentials() -> Iterator[None]:
     """Dummy AWS credentials in the environment, no profile: nothing on the machine (or the network) is consulted."""
-    saved = {k: os.environ.get(k) for k in (*DUMMY_ENV, *NO_PROFILE)}
-    os.environ.update(DUMMY_ENV)
-    for k in NO_PROFILE:
-        os.environ.pop(k, None)
-    try:
+    with mock.patch.dict(os.environ, DUMMY_ENV):  # restores the whole environment afterwards
+        for k in NO_PROFILE:
+            os.environ.pop(k, None)
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def reset(moto_endpoint: str, state: ProxyState) -> AthenaFake:
