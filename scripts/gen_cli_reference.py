@@ -33,6 +33,36 @@ Settings come from explicit options first, then environment variables:
 | `--catalog DIR` | `FEATUREKIT_CATALOG` | the catalog folder (default: the shipped catalog) |
 | `--data DIR` | `FEATUREKIT_DATA` | the folder local (DuckDB) tables live in |
 | `--engine NAME` | `FEATUREKIT_ENGINE` | where queries run: `duckdb`, `athena` or `trino` |
+
+`featurekit --version` prints the version; `featurekit --install-completion` installs tab completion for your shell
+(bash, zsh, fish, PowerShell), `--show-completion` prints the script instead.
+
+## Output formats
+
+Every command that prints data (`list`, `show`, `validate`, `ddl`, `get`, `note`, `cache stats`) takes
+`--format` / `-f`: `table` (for people; `text` for `note`), `json`, `csv` or `jsonl`. Values are formatted
+alike in all of them: dates and timestamps in ISO 8601, booleans as lowercase `true`/`false`, NULL as `null`
+in JSON and an empty field in CSV.
+
+`json` prints one envelope, the same shape for every command: its `kind` (`features`, `notes`, `catalog`, `view`,
+`validation`, `ddl`, `cache_stats`), the entries under `rows` (feature values, one object per entity) or `items`
+(anything else), and `provenance` (engine, as_of, queries, cache hits and SQL hash for features; the catalog
+folder or cache for the others). `jsonl` prints each row or item on a line of its own, so a large `get` streams
+into `jq` or a file; `csv` prints a header line, then one line per row or item.
+
+```json
+--8<-- "src/featurekit/cli/envelope.schema.json"
+```
+
+A closed pipe is a normal end: `featurekit list | head -1` exits 0.
+
+## Reading IDs from a file
+
+`get --ids-from FILE` (`-` for stdin) reads one ID per line; blank lines and lines starting with `#` are
+skipped, and a first line naming the column (the entity's key, `id` or `ids`) is taken as a header. A line that is
+not an ID of the view's entity fails with its line number (`ids.txt:3: 'C42,C7' is not a customer ID`).
+`--ids-column NAME` reads FILE as a table instead, a CSV with a header line or a `.parquet` file, and takes the IDs
+from that column.
 """
 
 

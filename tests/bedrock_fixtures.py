@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.converse_fake import ConverseFake
+from featurekit.testing.bedrock import ConverseFake
 
 
 @pytest.fixture

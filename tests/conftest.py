@@ -48,8 +48,14 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     return run
 
 
-# --- Athena over HTTP (moto server + recording proxy); the fixtures live in tests/athena_fixtures.py ---
-from tests.athena_fixtures import _moto_server, athena_fake  # noqa: E402, F401
+# --- Athena over HTTP (moto server + recording proxy); the fixtures live in src/featurekit/testing/athena.py ---
+
+
+@pytest.fixture
+def athena_fake(featurekit_athena):  # the project's name for the shipped fixture (featurekit.testing.plugin)
+    return featurekit_athena
+
+
 from tests.bedrock_fixtures import aws_env, bedrock, converse_fake, no_backoff  # noqa: E402, F401
 
 # --- hardening suite (issue 7): count the inputs each hardening test tried and report the totals ---

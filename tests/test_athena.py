@@ -2,7 +2,7 @@
 
 moto runs no SQL: results are injected (FIFO) and the tests assert the exact SQL text Athena
 received. What moto cannot do (fail a query, throttle, report bytes scanned, BatchGetQueryExecution)
-is done by the proxy in tests/athena_fixtures.py, on the same HTTP path the real service uses.
+is done by the proxy in src/featurekit/testing/athena.py, on the same HTTP path the real service uses.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from featurekit.engines.athena import AthenaEngine, summarize
 from featurekit.engines.athena_driver import driver_error
 from featurekit.engines.base import athena_cost
 from featurekit.errors import ConfigError, NotFoundError, QueryError, QueryThrottled, QueryTimeout
-from tests.athena_fixtures import C42, COLUMNS, REGION, STAGING, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, REGION, STAGING, AthenaFake
 
 C43 = ("C00043", 1, "20.00", "20.00", "2024-03-01", 0.0, "toys", 61)
 AS_OF = "2024-05-01"

@@ -223,10 +223,11 @@ def test_cli_reads_ids_from_a_file_and_reports_the_disk_cache(cli, sample_dir, t
     code, out, _ = cli("get", "customer_orders", "C00007", "-f", "json", *args)  # a new process would do the same
     assert json.loads(out)["provenance"]["queries_run"] == 0
     code, out, _ = cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")
-    stats = json.loads(out)
+    (stats,) = json.loads(out)["items"]
     assert code == 0
     assert (stats["hits"], stats["misses"], stats["disk_entries"], stats["queries_avoided"]) == (1, 2, 2, 1)
     assert cli("cache", "clear", "--cache-dir", tmp_path / "cache")[0] == 0
-    assert json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])["disk_entries"] == 0
+    cleared = json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])
+    assert cleared["items"][0]["disk_entries"] == 0
     code, _, err = cli("cache", "stats")
     assert code != 0 and "--cache-dir" in err

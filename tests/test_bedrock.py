@@ -16,8 +16,7 @@ from featurekit.errors import ConfigError, InputError, NotFoundError
 from featurekit.llm.bedrock import BedrockProvider, parse_usage
 from featurekit.llm.notes import NoteCache, Partial, write_note
 from featurekit.llm.prompts import RenderedPrompt
-from tests.conftest import AS_OF
-from tests.converse_fake import (
+from featurekit.testing.bedrock import (
     ConverseFake,
     encode_frame,
     error_reply,
@@ -25,6 +24,7 @@ from tests.converse_fake import (
     stream_reply,
     text_reply,
 )
+from tests.conftest import AS_OF
 
 ID = "C00042"
 
@@ -236,7 +236,7 @@ def test_failure_through_the_store_keeps_features(
     converse_fake.always(error_reply("ThrottlingException", "Too many requests", 429))
     with pytest.raises(LLMError) as caught:
         store.note("retention_note", ID, provider=bedrock, as_of=AS_OF)
-    expected = store.get("customer_orders", ID, as_of=AS_OF).to_dict()
+    expected = dict(store.get("customer_orders", ID, as_of=AS_OF))
     assert dict(caught.value.partial.features["customer_orders"]) == expected
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from featurekit.testing.bedrock import ConverseFake, error_reply, stream_reply, text_reply
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, error_reply, stream_reply, text_reply
 
 
 def note(cli, sample_dir, fake: ConverseFake, *extra: str):
@@ -52,7 +52,7 @@ def test_json_output_carries_the_error_and_the_features(cli, sample_dir, convers
     converse_fake.always(error_reply("AccessDeniedException", "You don't have access to the model.", 403))
     code, out, err = note(cli, sample_dir, converse_fake, "--format", "json")
     assert code == 1
-    [entry] = json.loads(out)
+    [entry] = json.loads(out)["items"]
     assert entry["error"]["code"] == "AccessDeniedException"
     assert "enable model access for amazon.nova-lite-v1:0 in us-east-1" in entry["error"]["hint"]
     assert entry["features"]["customer_orders"]["order_count"] >= 0

@@ -17,7 +17,7 @@ from featurekit.catalog.declarations import Column, Table
 from featurekit.catalog.loader import shipped_catalog
 from featurekit.engines import ddl
 from featurekit.errors import ConfigError
-from tests.athena_fixtures import AthenaFake
+from featurekit.testing.athena import AthenaFake
 
 ORDERS = featurekit.load().table("orders")
 

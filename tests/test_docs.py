@@ -230,12 +230,12 @@ def test_page_blocks_run(page: str, workdir: Path) -> None:
     for block in blocks(DOCS / page):
         if block.skip or block.lang == "text":
             continue
-        if block.lang == "python":
+        if block.title:  # a file the page creates (a python one too: a test module is written, then run)
+            write_file(block, workdir)
+        elif block.lang == "python":
             run_python(block, namespace)
         elif block.lang in SHELL:
             run_shell(block, workdir)
-        elif block.title:
-            write_file(block, workdir)
         else:
             continue
         ran += 1
@@ -320,3 +320,6 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "reference" / "api" / "index.html").is_file()
+    # The notebook is a rendered page of the site (mkdocs-jupyter), not a raw download.
+    notebook = (tmp_path / "site" / "notebook" / "index.html").read_text()
+    assert "featurekit in a notebook" in notebook and 'store.get("customer_orders"' in notebook

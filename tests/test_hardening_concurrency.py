@@ -19,7 +19,7 @@ import pytest
 
 import featurekit
 from featurekit.cache import FeatureCache
-from tests.athena_fixtures import COLUMNS, AthenaFake
+from featurekit.testing.athena import COLUMNS, AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import immediate, tried
 

@@ -12,7 +12,7 @@ import pytest
 
 import featurekit
 from featurekit.errors import CostLimitExceeded, QueryError
-from tests.athena_fixtures import C42, COLUMNS, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, AthenaFake
 from tests.hardening_support import immediate, tried
 
 MB = 1_000_000

@@ -7,7 +7,7 @@ malformed, mistyped, pretty-printed and binary JSON lines. Each gives a DataErro
 names the table or the file; after the data is repaired the same store answers correctly (no error and
 no partial result was cached).
 
-Athena (over moto, through the recording proxy of tests/athena_fixtures.py, with one more small
+Athena (over moto, through the recording proxy of src/featurekit/testing/athena.py, with one more small
 proxy in front that answers chosen operations with an AWS error): AccessDenied, 5xx, a missing
 result object, and throttling of the polling and result calls. FAILED, CANCELLED, timeout and
 throttled StartQueryExecution are covered in tests/test_athena.py and not repeated here.
@@ -30,7 +30,7 @@ import featurekit
 from featurekit.engines.files import SchemaMismatchWarning
 from featurekit.errors import DataError, FeaturekitError, QueryError
 from featurekit.sample import write_sample
-from tests.athena_fixtures import C42, COLUMNS, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import immediate, tried
 from tests.oracle import customer_orders, read_orders

@@ -23,7 +23,7 @@ from sqlglot import exp
 
 import featurekit
 from featurekit.errors import FeaturekitError, InputError, InvalidEntityId
-from tests.athena_fixtures import AthenaFake
+from featurekit.testing.athena import AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import AWKWARD, expected_probe, immediate, probe_rows, tried, write_probe_catalog
 from tests.oracle import customer_orders, read_orders

@@ -15,9 +15,9 @@ import pytest
 
 import featurekit
 from featurekit.errors import FeaturekitError
-from tests.athena_fixtures import C42, COLUMNS, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, AthenaFake
+from featurekit.testing.bedrock import ConverseFake, error_reply, text_reply
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, error_reply, text_reply
 from tests.hardening_support import immediate, tried
 
 SECRET = "fkSeCrEt/AcCeSsKeY+0123456789abcdefghijKLM"

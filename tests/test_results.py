@@ -30,7 +30,7 @@ def test_frame_exports(store):
     frame = store.get("customer_orders", ["C00042", "C00099"], as_of=AS_OF)
     df = frame.to_pandas()
     assert isinstance(df, pd.DataFrame) and list(df["customer_id"]) == ["C00042", "C00099"]
-    assert str(df["order_count"].dtype) == "int64"
+    assert str(df["order_count"].dtype) == "Int64"
     dicts = frame.to_dicts()
     assert dicts[1]["order_count"] == 0 and dicts[1]["last_order"] is None
     assert isinstance(dicts[0]["last_order"], dt.date)
@@ -43,7 +43,8 @@ def test_frame_exports(store):
 def test_frame_repr_and_html_are_readable(store):
     frame = store.get("customer_orders", [f"C{i:05d}" for i in range(1, 13)], as_of=AS_OF)
     text = repr(frame)
-    assert text.splitlines()[0].startswith("<FeatureFrame customer_orders: 12 rows × 7 features, duckdb, 1 queries")
+    head = text.splitlines()[0]
+    assert head.startswith("<FeatureFrame customer_orders: 12 rows × 7 features, duckdb, 1 query, 0 cache hits")
     assert "... 2 more" in text
     html = frame._repr_html_()
     assert html.count("<tr>") == 13 and "<caption>customer_orders · 12 rows" in html

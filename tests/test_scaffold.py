@@ -125,3 +125,20 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, view)
+
+
+def test_init_empty_is_a_valid_skeleton_with_next_steps(tmp_path: Path) -> None:
+    made = run("init", "--empty", "mine", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "created catalog mine: 0 tables, 0 entities, 0 views, 0 prompts" in made.stdout
+    assert "featurekit validate --catalog mine" in made.stdout and "customer_orders" not in made.stdout
+    for kind in ("tables", "entities", "views", "prompts"):
+        assert (tmp_path / "mine" / kind).is_dir() and not any((tmp_path / "mine" / kind).iterdir())
+    assert (tmp_path / "mine" / "schema" / "view.schema.json").is_file()
+    checked = run("validate", "--catalog", "mine", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "0 tables, 0 entities, 0 views, 0 prompts" in checked.stdout
+    # A folder that is not a catalog at all is still refused, not taken for an empty one.
+    (tmp_path / "not-a-catalog").mkdir()
+    refused = run("validate", "--catalog", "not-a-catalog", cwd=tmp_path)
+    assert refused.returncode == 2 and "no declarations found" in refused.stderr

@@ -7,8 +7,8 @@ import pytest
 from featurekit import FeatureStore, LLMError
 from featurekit.llm.bedrock import BedrockProvider
 from featurekit.llm.tools import ask, tool_config
+from featurekit.testing.bedrock import ConverseFake, json_reply, text_reply, tool_use_reply
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, json_reply, text_reply, tool_use_reply
 
 
 def test_tool_config_from_the_catalog(store: FeatureStore) -> None:

@@ -204,6 +204,52 @@ class Provenance:
         }
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 query`, `2 queries`, `0 cache hits`."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def provenance_caption(p: Provenance) -> str:
+    """One line saying where results came from, for notebooks: engine, as_of, queries, cache hits, time, SQL."""
+    parts = [
+        p.engine,
+        f"as_of {p.as_of}",
+        plural(p.queries_run, "query", "queries"),
+        plural(p.cache_hits, "cache hit"),
+        f"{p.elapsed_ms:.1f} ms",
+        f"sql {p.sql_hash}",
+    ]
+    parts += [f"{k}={v}" for k, v in p.parameters.items()]
+    if p.scanned_bytes is not None:
+        parts.append(f"scanned {p.scanned_bytes:,} bytes")
+    return " · ".join(parts)
+
+
+def html_cell(value: Any) -> str:
+    """A value in an HTML table: NULL as an empty cell, booleans as true/false, dates in ISO, text escaped."""
+    value = jsonable(value)
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+#: pandas dtypes that keep NULLs without changing a column's type (an int column with a NULL stays Int64, not
+#: float64). Dates, timestamps and decimals stay Arrow-typed (pd.ArrowDtype), so they are never object columns.
+def _pandas_types() -> dict[pa.DataType, Any]:
+    import pandas as pd
+
+    return {
+        pa.int64(): pd.Int64Dtype(),
+        pa.float64(): pd.Float64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+        pa.string(): pd.StringDtype(),
+        pa.date32(): pd.ArrowDtype(pa.date32()),
+        pa.timestamp("us"): pd.ArrowDtype(pa.timestamp("us")),
+    }
+
+
 def jsonable(value: Any) -> Any:
     """A feature value as plain JSON: dates as ISO strings, decimals as numbers."""
     if isinstance(value, (dt.date, dt.datetime)):
@@ -245,7 +291,14 @@ class FeatureFrame:
         return self.table
 
     def to_pandas(self) -> pd.DataFrame:
-        return self.table.to_pandas()
+        """A DataFrame with nullable dtypes: int → Int64, float → Float64, bool → boolean, string → string,
+        date/timestamp/decimal → pd.ArrowDtype (date32, timestamp[us], decimal128); NULL is pd.NA."""
+        import pandas as pd
+
+        types = _pandas_types()
+        return self.table.to_pandas(
+            types_mapper=lambda t: types.get(t) or (pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
+        )
 
     def to_polars(self) -> Any:
         import polars as pl
@@ -266,7 +319,8 @@ class FeatureFrame:
         p = self.provenance
         head = (
             f"<FeatureFrame {self.view.name}: {len(self)} rows × {len(self.view.features)} features, "
-            f"{p.engine}, {p.queries_run} queries, {p.cache_hits} cache hits, as_of {p.as_of}>"
+            f"{p.engine}, {plural(p.queries_run, 'query', 'queries')}, {plural(p.cache_hits, 'cache hit')}, "
+            f"as_of {p.as_of}>"
         )
         preview = self.table.slice(0, 10).to_pylist()
         lines = [head] + ["  " + ", ".join(f"{k}={jsonable(v)!r}" for k, v in row.items()) for row in preview]
@@ -278,15 +332,9 @@ class FeatureFrame:
         names = self.table.column_names
         rows = self.table.slice(0, 50).to_pylist()
         head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(jsonable(r[n])))}</td>" for n in names) + "</tr>" for r in rows
-        )
-        p = self.provenance
-        caption = html.escape(
-            f"{self.view.name} · {len(self)} rows · {p.engine} · {p.queries_run} queries · "
-            f"{p.cache_hits} cache hits · as_of {p.as_of}"
-        )
-        more = f"<p>… {len(self) - 50} more rows</p>" if len(self) > 50 else ""
+        body = "".join("<tr>" + "".join(html_cell(r[n]) for n in names) + "</tr>" for r in rows)
+        caption = html.escape(f"{self.view.name} · {plural(len(self), 'row')} · {provenance_caption(self.provenance)}")
+        more = f"<p>… {plural(len(self) - 50, 'more row')}</p>" if len(self) > 50 else ""
         return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
@@ -315,8 +363,26 @@ class FeatureRow(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def __getattr__(self, name: str) -> Any:
+        """`row.total_spend` reads like `row["total_spend"]`; an unknown name suggests the closest feature."""
+        values = self.__dict__.get("_values")
+        if values is None or name.startswith("_"):
+            raise AttributeError(name)
+        if name in values:
+            return values[name]
+        try:
+            self.view.feature(name)
+        except Exception as exc:  # NotFoundError with its did-you-mean, as an AttributeError (hasattr works)
+            raise AttributeError(str(exc)) from None
+        raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return [*super().__dir__(), *self._values]
+
     def to_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """The features as JSON-safe values (dates in ISO, decimals as numbers): `json.dumps(row.to_dict())` works.
+        `dict(row)` keeps the typed values."""
+        return {k: jsonable(v) for k, v in self._values.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -330,11 +396,8 @@ class FeatureRow(Mapping[str, Any]):
         return f"<FeatureRow {self.view.name}[{self.entity_id}]: {values}>"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(jsonable(v)))}</td></tr>"
-            for k, v in self._values.items()
-        )
-        caption = html.escape(f"{self.view.name} · {self.entity_id} · as_of {self.provenance.as_of}")
+        rows = "".join(f"<tr><th>{html.escape(k)}</th>{html_cell(v)}</tr>" for k, v in self._values.items())
+        caption = html.escape(f"{self.view.name} · {self.entity_id} · {provenance_caption(self.provenance)}")
         return f"<table><caption>{caption}</caption>{rows}</table>"
 
 

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import pyarrow as pa
 
@@ -188,7 +188,11 @@ class FeatureStore:
         where: dict[str, Any] = {"engine": self.engine.name}
         settings = getattr(self.engine, "settings", None)
         if settings is not None:  # Athena, Trino: only settings that say where, never credentials
-            where.update({k: getattr(settings, k) for k in _WHERE_SETTINGS if getattr(settings, k, None) is not None})
+            # Fields only: on a pydantic model `schema` is also a method, which is not a setting.
+            fields = getattr(type(settings), "model_fields", {})
+            where.update(
+                {k: getattr(settings, k) for k in _WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
+            )
         if isinstance(self.engine, DuckDBEngine):
             where["data"] = str(self.engine.data) if self.engine.data else None
             for name in query.tables:
@@ -207,6 +211,30 @@ class FeatureStore:
         except ConfigError:  # e.g. relative table paths without data_root: the query-time guard still applies
             return ()
 
+    @overload
+    def get(  # type: ignore[overload-overlap]  # a str is also an Iterable[str]; this one matches first
+        self,
+        view: str,
+        ids: str | int,
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+        on_invalid: OnInvalid = "error",
+    ) -> FeatureRow: ...
+
+    @overload
+    def get(
+        self,
+        view: str,
+        ids: Iterable[str | int],
+        *,
+        as_of: dt.date | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_cache: bool = True,
+        on_invalid: OnInvalid = "error",
+    ) -> FeatureFrame: ...
+
     def get(
         self,
         view: str,
@@ -216,7 +244,7 @@ class FeatureStore:
         params: Mapping[str, Any] | None = None,
         use_cache: bool = True,
         on_invalid: OnInvalid = "error",
-    ) -> Any:
+    ) -> FeatureRow | FeatureFrame:
         """Features of one entity (a FeatureRow) or of many (a FeatureFrame, one row per ID, in order)."""
         frame = self.get_frame(
             view,

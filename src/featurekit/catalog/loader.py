@@ -132,7 +132,9 @@ class _Loader:
 
     def run(self) -> Catalog:
         files = sorted(p for kind in KINDS for p in (self.root / kind).glob("*.y*ml"))
-        if not files:
+        # A skeleton (`featurekit init --empty`) has the four folders and nothing in them yet: a valid, empty
+        # catalog. A folder without them is most likely the wrong folder, and is refused.
+        if not files and not all((self.root / kind).is_dir() for kind in KINDS):
             self.problem(self.root, None, f"no declarations found (expected {', '.join(k + '/*.yaml' for k in KINDS)})")
         for file in files:
             self._declaration(file.parent.name, file)

@@ -93,8 +93,33 @@ Or set `FEATUREKIT_CATALOG={name}` once instead of passing `--catalog`.
 """
 
 
-def init_catalog(folder: str | os.PathLike[str]) -> InitSummary:
+EMPTY_README = """\
+# featurekit catalog
+
+This folder is a featurekit catalog: features are declared here in YAML and SQL, never in Python.
+It starts empty; declare your own domain in four steps (each file names its JSON Schema on its first
+line, so editors with the YAML language server complete and check fields as you type):
+
+```
+tables/     1. a data source: columns, format, folder, partitions     (tables/<name>.yaml)
+entities/   2. what features describe, with an ID pattern             (entities/<name>.yaml)
+views/      3. a feature view: declaration + Athena SQL template      (views/<name>.yaml + <name>.sql)
+prompts/    4. optional: a prompt for the note writer                 (prompts/<name>.yaml + .jinja)
+schema/     JSON Schema of each kind
+```
+
+The guides "Add a table" and "Add a feature view" in the docs walk through each file. Check as you go:
+
+```
+featurekit validate --catalog {name}
+featurekit get <view> <ID> --catalog {name} --data <your data folder>
+```
+"""
+
+
+def init_catalog(folder: str | os.PathLike[str], *, empty: bool = False) -> InitSummary:
     """Create an editable catalog in `folder` (new or empty): the shipped catalog, a README, the schemas.
+    With `empty`, a skeleton instead: the four declaration folders with nothing in them, a README, the schemas.
 
     Never overwrites: a folder that exists and is not empty is refused with an InputError.
     """
@@ -103,8 +128,12 @@ def init_catalog(folder: str | os.PathLike[str]) -> InitSummary:
         raise InputError(str(folder), "exists and is not a folder; featurekit init needs a new or empty folder")
     if target.is_dir() and any(target.iterdir()):
         raise InputError(str(folder), "folder is not empty; featurekit init never overwrites files, pick a new folder")
-    source = catalog_mod.shipped_catalog()
-    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if empty:
+        for kind_folder in KIND_NAMES:
+            (target / kind_folder).mkdir(parents=True, exist_ok=True)
+    else:
+        source = catalog_mod.shipped_catalog()
+        shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     write_schemas(target / SCHEMA_FOLDER)
     # Point each YAML file at its schema, relative to the file, so the catalog stays valid wherever it is moved.
     for kind_folder, kind in KIND_NAMES.items():
@@ -113,6 +142,6 @@ def init_catalog(folder: str | os.PathLike[str]) -> InitSummary:
             comment = f"# yaml-language-server: $schema=../{SCHEMA_FOLDER}/{kind}.schema.json\n"
             if not text.startswith("# yaml-language-server:"):
                 yaml_file.write_text(comment + text)
-    (target / "README.md").write_text(README.format(name=folder))
+    (target / "README.md").write_text((EMPTY_README if empty else README).format(name=folder))
     loaded = catalog_mod.load(target)  # proves the copy is a working catalog before we say so
     return InitSummary(target, len(loaded.tables), len(loaded.entities), len(loaded.views), len(loaded.prompts))

@@ -16,6 +16,7 @@ from .. import config as config_mod
 from ..catalog import loader as catalog_mod
 from ..engines import ddl as ddl_mod
 from ..errors import InputError, NotFoundError
+from .formats import FormatOpt, emit
 from .options import CatalogOpt, DataOpt, out
 
 ProfileOpt = Annotated[
@@ -64,23 +65,28 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None,
         profile: ProfileOpt = None,
         profile_file: ProfileFileOpt = None,
+        format: FormatOpt = "table",
     ) -> None:
         """Print the DDL of a declared table: Athena CREATE EXTERNAL TABLE, or the DuckDB view."""
         decl = catalog_mod.load(catalog).table(table)
         if engine == "athena":
             s = athena_settings(profile, profile_file)
             statement = ddl_mod.create_table(decl, database=s.schema_name, data_root=s.data_root)
-            out.print(statement.sql + ";", markup=False)
+            sql = statement.sql
         elif engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
             duck = DuckDBEngine(data)
             try:
-                out.print(duck.view_sql(decl) + ";", markup=False)
+                sql = duck.view_sql(decl)
             finally:
                 duck.close()
         else:
             raise NotFoundError("engine for ddl", engine, ("athena", "duckdb"))
+        if format == "table":
+            out.print(sql + ";", markup=False)
+        else:
+            emit(format, "ddl", [{"table": decl.name, "engine": engine, "sql": sql + ";"}], None)
 
     @app.command()
     def setup(

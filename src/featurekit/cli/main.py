@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.table import Table as RichTable
 
 from .. import batch
-from ..catalog.loader import ENGINES
+from ..catalog.loader import ENGINES, Catalog
 from ..errors import ConfigError, DeclarationError, FeaturekitError, InputError, LLMError, NotFoundError
 from ..results import jsonable
 from ..store import FeatureStore
 from . import athena, lake, project, serve
-from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, err, load_catalog, out
+from .formats import FormatOpt, emit
+from .ids import IdsColumnOpt, IdsFromOpt, read_ids
+from .options import AsOfOpt, CacheDirOpt, CatalogOpt, DataOpt, ReaderGone, err, load_catalog, out
 from .output import note_failure, print_frame, print_note
 
 app = typer.Typer(
@@ -25,8 +27,26 @@ app = typer.Typer(
     help="Grounded facts for LLM features: declared SQL features over files or S3, cached, typed, written into notes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"featurekit {version('featurekit')}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Grounded facts for LLM features: declared SQL features over files or S3, cached, typed, written into notes."""
+
+
 EngineOpt = Annotated[
     str, typer.Option("--engine", envvar="FEATUREKIT_ENGINE", help=f"Where queries run: {', '.join(ENGINES)}.")
 ]
@@ -35,10 +55,11 @@ ParamOpt = Annotated[
 ]
 
 
-def _store(catalog: Path | None, engine: str, data: Path | None, **settings: Any) -> FeatureStore:
+def _store(catalog: Path | Catalog | None, engine: str, data: Path | None, **settings: Any) -> FeatureStore:
     if engine not in ENGINES:
         raise NotFoundError("engine", engine, ENGINES)
-    return FeatureStore(load_catalog(catalog), engine=engine, data=data if engine == "duckdb" else None, **settings)
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    return FeatureStore(cat, engine=engine, data=data if engine == "duckdb" else None, **settings)
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -52,9 +73,22 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
 
 
 @app.command("list")
-def list_(catalog: CatalogOpt = None) -> None:
+def list_(catalog: CatalogOpt = None, format: FormatOpt = "table") -> None:
     """List the feature views, tables, entities and prompts in the catalog."""
     cat = load_catalog(catalog)
+    if format != "table":
+        items = [
+            {"type": "view", "name": v.name, "detail": f"entity {v.entity}: {', '.join(f.name for f in v.features)}",
+             "description": v.description} for v in cat.views.values()
+        ]  # fmt: skip
+        items += [{"type": "table", "name": t.name, "detail": t.format, "description": t.description}
+                  for t in cat.tables.values()]  # fmt: skip
+        items += [{"type": "entity", "name": e.name, "detail": f"key {e.key}", "description": e.description}
+                  for e in cat.entities.values()]  # fmt: skip
+        items += [{"type": "prompt", "name": p.name, "detail": f"views {', '.join(p.views)}",
+                   "description": p.description} for p in cat.prompts.values()]  # fmt: skip
+        emit(format, "catalog", items, {"catalog": str(cat.root)})
+        return
     table = RichTable("view", "entity", "features", "parameters", "description", title=f"feature views in {cat.root}")
     for view in cat.views.values():
         params = ", ".join(f"{p.name}={p.default}" for p in view.parameters)
@@ -66,12 +100,23 @@ def list_(catalog: CatalogOpt = None) -> None:
 
 
 @app.command()
-def show(view: str, catalog: CatalogOpt = None) -> None:
+def show(view: str, catalog: CatalogOpt = None, format: FormatOpt = "table") -> None:
     """Show a feature view's declaration: entity, parameters, typed features, template."""
     cat = load_catalog(catalog)
     decl = cat.view(view)
     entity = cat.entity(decl.entity)
     template = cat.view_templates[decl.name]
+    if format != "table":
+        items = [
+            {"section": "parameter", "name": p.name, "type": p.type, "default": p.default, "min": p.min,
+             "max": p.max, "description": p.description} for p in decl.parameters
+        ]  # fmt: skip
+        items += [{"section": "feature", "name": f.name, "type": f.type, "default": f.default, "min": None,
+                   "max": None, "description": f.description} for f in decl.features]  # fmt: skip
+        provenance = {"catalog": str(cat.root), "view": decl.name, "entity": entity.name, "key": entity.key,
+                      "template": str(template.file), "version": template.version}  # fmt: skip
+        emit(format, "view", items, provenance)
+        return
     out.print(f"[bold]{decl.name}[/bold] — {decl.description}")
     out.print(f"entity: {entity.name} (key {entity.key}, pattern {entity.pattern})")
     out.print(f"owner: {decl.owner or '-'}   tags: {', '.join(decl.tags) or '-'}")
@@ -81,7 +126,7 @@ def show(view: str, catalog: CatalogOpt = None) -> None:
     params = RichTable("parameter", "type", "default", "bounds", "description", title="parameters")
     params.add_row("as_of", "date", "today", "", "Point-in-time date the window ends at")
     for p in decl.parameters:
-        bounds = f"{p.min if p.min is not None else ''}..{p.max if p.max is not None else ''}"
+        bounds = f"{_bound(p.min, p.type)}..{_bound(p.max, p.type)}"
         params.add_row(p.name, p.type, str(p.default), bounds if bounds != ".." else "", p.description)
     out.print(params)
     features = RichTable("feature", "type", "default", "description", title="features")
@@ -90,6 +135,13 @@ def show(view: str, catalog: CatalogOpt = None) -> None:
             f"{decl.name}.{f.name}", f.type, "null" if f.default is None else str(f.default), f.description
         )
     out.print(features)
+
+
+def _bound(value: Any, type_: str) -> str:
+    """A parameter bound as declared: an int parameter's bounds print as ints (3650, not 3650.0)."""
+    if value is None:
+        return ""
+    return str(int(value)) if type_ == "int" else str(value)
 
 
 @app.command()
@@ -124,41 +176,15 @@ def render(
 PROGRESS_MIN_ENTITIES = 10_000
 
 
-def _decode_ids(data: bytes | str, source: Path) -> str:
-    """UTF-8 with or without a BOM (editors on Windows add one); anything else is one error naming the line."""
-    if isinstance(data, str):  # a text stream handed in place of stdin
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError("--ids-from", f"{source}:{line}: not UTF-8 text (byte {exc.start})") from None
-
-
-def _read_ids(ids: list[str] | None, ids_from: Path | None) -> list[str]:
-    given = list(ids or [])
-    if ids_from is not None:
-        try:
-            stdin = getattr(sys.stdin, "buffer", sys.stdin)
-            text = _decode_ids(stdin.read() if str(ids_from) == "-" else ids_from.read_bytes(), ids_from)
-        except OSError as exc:
-            raise InputError("--ids-from", f"cannot read {ids_from}: {exc.strerror or exc}") from None
-        given += [line.strip() for line in text.splitlines() if line.strip()]
-    if not given:
-        raise InputError("ids", "no IDs given; pass them as arguments or with --ids-from FILE")
-    return given
-
-
 @app.command()
 def get(
     view: str,
     ids: Annotated[list[str] | None, typer.Argument(help="Entity IDs.")] = None,
-    ids_from: Annotated[
-        Path | None, typer.Option("--ids-from", help="Read more IDs from a file, one per line ('-' for stdin).")
-    ] = None,
+    ids_from: IdsFromOpt = None,
+    ids_column: IdsColumnOpt = None,
     as_of: AsOfOpt = None,
     param: ParamOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    format: FormatOpt = "table",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass featurekit's cache.")] = False,
     cache_dir: CacheDirOpt = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", min=1, help="Most IDs per query.")] = None,
@@ -180,14 +206,13 @@ def get(
     ] = False,
 ) -> None:
     """Get features for one or more entities, one row per ID (a progress bar shows for large batches on a terminal)."""
-    if format not in ("table", "json", "csv"):
-        raise InputError("--format", f"{format!r} is not one of table, json, csv")
     if on_invalid not in ("error", "null"):
         raise InputError("--on-invalid", f"{on_invalid!r} is not one of error, null")
-    wanted = _read_ids(ids, ids_from)
+    cat = load_catalog(catalog)
+    wanted = read_ids(ids, ids_from, ids_column, cat.entity(cat.view(view).entity))
     settings = {"cache_dir": cache_dir, "chunk_size": chunk_size, "max_concurrency": max_concurrency}
     if dry_run:
-        with _store(catalog, engine, data, **settings) as store:
+        with _store(cat, engine, data, **settings) as store:
             planned = store.dry_run(view, wanted, as_of=as_of, params=_params(param))
         out.print(str(planned), markup=False)
         out.print(planned.query.sql.rstrip(), markup=False)
@@ -196,7 +221,7 @@ def get(
         out.print(json.dumps(values, indent=2), markup=False)
         return
     with (
-        _store(catalog, engine, data, **settings) as store,
+        _store(cat, engine, data, **settings) as store,
         batch.rich_progress(f"{view}: querying", console=err, min_entities=PROGRESS_MIN_ENTITIES) as bar,
     ):
         frame = store.get_frame(
@@ -223,17 +248,10 @@ def get(
             f"no row for any of the {len(frame):,} IDs, every value is a declared default",
             markup=False,
         )
-    if format == "json":
-        out.print(json.dumps(frame.to_json(), indent=2), markup=False)
-    elif format == "csv":
-        buffer = io.StringIO()
-        import pandas as pd
-
-        # Arrow-backed columns keep an int column with nulls printing as ints (9, not 9.0).
-        frame.table.to_pandas(types_mapper=pd.ArrowDtype).to_csv(buffer, index=False)
-        out.print(buffer.getvalue().rstrip(), markup=False)
-    else:
+    if format == "table":
         print_frame(frame)
+    else:
+        emit(format, "features", frame.table.to_pylist(), frame.to_json()["provenance"], rows=True)
     if strict and frame.provenance.no_data:
         raise typer.Exit(1)
 
@@ -244,7 +262,10 @@ def note(
     ids: Annotated[list[str], typer.Argument(help="Entity IDs.")],
     as_of: AsOfOpt = None,
     param: ParamOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    format: Annotated[
+        Literal["text", "json", "jsonl"],
+        typer.Option("--format", "-f", help="text for people; json (one envelope) or jsonl (one note per line)."),
+    ] = "text",
     provider: Annotated[
         str, typer.Option("--provider", envvar="FEATUREKIT_PROVIDER", help="offline (default) or bedrock.")
     ] = "offline",
@@ -267,8 +288,6 @@ def note(
     from ..llm.notes import Note
     from ..llm.providers import PROVIDERS, get_provider
 
-    if format not in ("text", "json"):
-        raise InputError("--format", f"{format!r} is not one of text, json")
     if provider not in PROVIDERS:
         raise NotFoundError("provider", provider, PROVIDERS)
     streamed: list[str] = []
@@ -288,6 +307,7 @@ def note(
     written: list[dict[str, Any]] = []
     failed = 0
     with _store(catalog, engine, data) as store:
+        store.catalog.prompt(prompt)  # an unknown prompt fails before any entity header is printed
         for entity_id in ids:
             streamed.clear()
             if format == "text":
@@ -300,12 +320,12 @@ def note(
                 failed += 1
                 note_failure(entity_id, exc, format, written, bool(streamed))
                 continue
-            if format == "json":
+            if format != "text":
                 written.append(n.to_json())
             else:
                 print_note(n, "".join(streamed))
-    if format == "json":
-        out.print(json.dumps(written, indent=2), markup=False)
+    if format != "text":
+        emit(format, "notes", written, {"prompt": prompt, "provider": provider})
     if failed:
         raise typer.Exit(1)
 
@@ -323,9 +343,15 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    """Entry point: run the app; featurekit errors become one line and a non-zero exit."""
+    """Entry point: run the app; featurekit errors and bad usage become one line and a non-zero exit."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        fail("interrupted", 130)
+    except typer.BadParameter as exc:
+        fail(_option_line(exc), 2)
+    except typer.TyperException as exc:  # other usage errors: a missing argument, an unknown option
+        fail(" ".join(str(getattr(exc, "format_message", exc.__str__)()).split()), getattr(exc, "exit_code", 2))
     except DeclarationError as exc:
         for problem in exc.problems:
             err.print(f"error: {problem}", markup=False)
@@ -336,6 +362,21 @@ def main() -> None:
         fail(str(exc), 1)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except ReaderGone:
+        # Point stdout at /dev/null so the interpreter's last flush does not meet the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _option_line(exc: typer.BadParameter) -> str:
+    """`--format: 'xml' is not one of 'table', 'json', ...`: the option, then what is wrong with it."""
+    message = exc.message.removeprefix("Value error, ")
+    param = exc.param
+    if param is None or not message:  # a missing argument says so in format_message()
+        return message or exc.format_message()
+    names = [o for o in param.opts if o.startswith("--")] or param.opts or [param.name or "value"]
+    return f"{names[0]}: {message}"
 
 
 if __name__ == "__main__":  # pragma: no cover

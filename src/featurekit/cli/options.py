@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
 from ..cache import ENV_CACHE_DIR
@@ -14,8 +15,42 @@ from ..catalog import loader as catalog_mod
 from ..catalog.loader import ENV_CATALOG, Catalog
 from ..engines.duckdb import ENV_DATA
 
+
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """Help shows no value type for a flag: `--no-cache` takes no value, so `<bool>` would mislead."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
 # Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+class ReaderGone(Exception):
+    """stdout's reader closed the pipe (`featurekit list | head -1`); main() ends quietly with exit 0."""
+
+
+class _Stdout:
+    """The current sys.stdout (tests swap it), with a closed pipe raised as ReaderGone: typer turns an
+    OSError into exit 1, and a reader that has what it wanted is not an error."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stdout, name)
+
+
+out = Console(file=_Stdout(), highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)  # type: ignore[arg-type]
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CatalogOpt = Annotated[

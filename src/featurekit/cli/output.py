@@ -51,30 +51,13 @@ def _cell(value: Any) -> str:
 
 
 def print_note(n: Any, streamed: str) -> None:
-    label = "offline note — deterministic template, no LLM" if n.offline else f"{n.provider} · {n.model}"
+    from ..llm.display import note_facts
+
     if streamed:
         out.print()
     if streamed.strip() != n.text:
         out.print(n.text, markup=False)
-    c = n.completion
-    parts = [label]
-    if n.grounding_action != "none":
-        parts.append(f"grounding: {n.grounding_action}")
-    if n.cached:
-        parts.append("from the note cache")
-    if not n.offline:
-        parts.append(f"stop {c.stop_reason}")
-        usage = c.usage
-        if usage:
-            shown = ", ".join(f"{k.removesuffix('_tokens')} {v}" for k, v in usage.items())
-            parts.append(f"tokens: {shown}")
-        else:
-            parts.append("tokens: not reported")
-        if c.latency_ms is not None:
-            parts.append(f"latency {c.latency_ms:.0f} ms")
-        if c.attempts and c.attempts > 1:
-            parts.append(f"{c.attempts} attempts")
-    out.print("· " + " · ".join(parts), markup=False)
+    out.print("· " + " · ".join(note_facts(n)), markup=False)
     if n.grounding is not None:
         for line in n.grounding.lines():
             out.print(line, markup=False)
@@ -84,7 +67,7 @@ def note_failure(entity_id: str, exc: Any, format: str, written: list[dict[str, 
     """The features are still printed (stdout); one line says what failed and what to do (stderr)."""
     partial = exc.partial
     line = " ".join(str(exc).split())
-    if format == "json":
+    if format != "text":
         entry = partial.to_json() if partial is not None else {"entity_id": entity_id}
         entry["error"] = {"code": exc.code, "message": line, "hint": exc.hint}
         written.append(entry)

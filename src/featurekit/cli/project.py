@@ -15,6 +15,7 @@ import typer
 from ..cache import ENV_CACHE_DIR, FeatureCache
 from ..errors import ConfigError, FeaturekitError, NotFoundError
 from ..store import FeatureStore
+from .formats import FormatOpt, emit
 from .options import AsOfOpt, CacheDirOpt, CatalogOpt, err, load_catalog, out
 from .output import print_frame
 
@@ -33,7 +34,7 @@ def _disk_cache(cache_dir: Path | None) -> FeatureCache:
 @cache_app.command("stats")
 def cache_stats(
     cache_dir: CacheDirOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    format: FormatOpt = "table",
 ) -> None:
     """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk cache."""
     cache = _disk_cache(cache_dir)
@@ -43,13 +44,13 @@ def cache_stats(
         cache.close()
     from ..engines.identity import KEY_PARTS
 
-    if format == "json":
-        shown = {**stats.to_dict(), "ttl_seconds": cache.ttl, "key_depends_on": list(KEY_PARTS)}
-        out.print(json.dumps(shown, indent=2), markup=False)
-    else:
+    if format == "table":
         out.print(f"cache {cache.path}: {stats}", markup=False)
         out.print(f"entries expire {cache.ttl:g} s after they are written; a key depends on:", markup=False)
         out.print("\n".join(f"  - {part}" for part in KEY_PARTS), markup=False)
+    else:
+        shown = {**stats.to_dict(), "ttl_seconds": cache.ttl, "key_depends_on": list(KEY_PARTS)}
+        emit(format, "cache_stats", [shown], {"cache": str(cache.path)})
 
 
 @cache_app.command("clear")
@@ -62,7 +63,7 @@ def cache_clear(cache_dir: CacheDirOpt = None) -> None:
 
 
 @_commands.command()
-def validate(catalog: CatalogOpt = None) -> None:
+def validate(catalog: CatalogOpt = None, format: FormatOpt = "table") -> None:
     """Check the catalog: declarations, templates, Athena types of every view, and that each transpiles for DuckDB."""
     from ..catalog.lint import lint
     from ..engines import adapt
@@ -71,11 +72,19 @@ def validate(catalog: CatalogOpt = None) -> None:
 
     cat = load_catalog(catalog)
     failures = [str(problem) for problem in lint(cat)]
+    checked = [{"view": None, "ok": False, "error": line} for line in failures]
     for view in [] if failures else cat.views:  # after type problems, transpiling would only repeat them
         try:
             Renderer(cat, "duckdb", lambda t: quote(t.name), adapt.for_dialect("duckdb")).sql(view)
+            checked.append({"view": view, "ok": True, "error": None})
         except FeaturekitError as exc:
             failures.append(str(exc))
+            checked.append({"view": view, "ok": False, "error": str(exc)})
+    if format != "table":
+        emit(format, "validation", checked, {"catalog": str(cat.root)})
+        if failures:
+            raise typer.Exit(1)
+        return
     if failures:
         for line in failures:
             err.print(f"error: {line}", markup=False)
@@ -161,22 +170,35 @@ def demo(
 @_commands.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="New (or empty) folder to create the catalog in.")],
+    empty: Annotated[
+        bool, typer.Option("--empty", help="A skeleton with no example domain, instead of the shipped catalog.")
+    ] = False,
 ) -> None:
-    """Create an editable catalog: a copy of the shipped one, a README, and JSON Schemas for editors."""
+    """Create an editable catalog: a copy of the shipped one (or, with --empty, a skeleton), a README, JSON Schemas."""
     from ..catalog.scaffold import init_catalog
 
-    made = init_catalog(folder)
+    made = init_catalog(folder, empty=empty)
     out.print(
         f"created catalog {folder}: {_count(made.tables, 'table')}, {_count(made.entities, 'entity', 'entities')}, "
         f"{_count(made.views, 'view')}, {_count(made.prompts, 'prompt')}, a README.md and JSON Schemas in schema/",
         markup=False,
     )
     out.print("next steps:", markup=False)
-    for step in (
-        f"featurekit validate --catalog {folder}",
-        "featurekit sample-data --out data",
-        f"featurekit get customer_orders C00042 --catalog {folder} --data data",
-    ):
+    steps = (
+        (
+            f"declare a table in {folder}/tables/, an entity in {folder}/entities/, a view in {folder}/views/ "
+            f"(see {folder}/README.md)",
+            f"featurekit validate --catalog {folder}",
+            f"featurekit get <view> <ID> --catalog {folder} --data <your data folder>",
+        )
+        if empty
+        else (
+            f"featurekit validate --catalog {folder}",
+            "featurekit sample-data --out data",
+            f"featurekit get customer_orders C00042 --catalog {folder} --data data",
+        )
+    )
+    for step in steps:
         out.print(f"  {step}", markup=False)
 
 

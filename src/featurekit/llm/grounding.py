@@ -161,6 +161,11 @@ class GroundingReport:
     grounded: tuple[Mention, ...]
     ungrounded: tuple[Mention, ...]
 
+    def _repr_html_(self) -> str:  # Jupyter's rich display
+        from .display import grounding_html
+
+        return grounding_html(self)
+
     @property
     def ok(self) -> bool:
         return not self.ungrounded

@@ -58,6 +58,11 @@ class Note:
     rejected: Completion | None = field(default=None, repr=False)
     cached: bool = False
 
+    def _repr_html_(self) -> str:  # Jupyter's rich display
+        from .display import note_html
+
+        return note_html(self)
+
     @property
     def features(self) -> Mapping[str, Mapping[str, Any]]:
         return self.prompt.features

@@ -43,6 +43,11 @@ class RenderedPrompt:
     #: The entity's name ("customer"), so "customer 42" reads as a reference to the ID.
     entity: str = ""
 
+    def _repr_html_(self) -> str:  # Jupyter's rich display
+        from .display import prompt_html
+
+        return prompt_html(self)
+
     @property
     def facts(self) -> str:
         """The kept features as JSON, strings in full (the model saw them cut to their `max_length`)."""
@@ -83,7 +88,7 @@ def render_prompt(
 ) -> RenderedPrompt:
     decl = catalog.prompt(name)
     source = catalog.prompt_templates[name]
-    features = {view: row.to_dict() for view, row in rows.items()}
+    features = {view: dict(row) for view, row in rows.items()}
     declared = {view: {f.name: f for f in catalog.view(view).features} for view in rows}
     display = {
         view: {name: shown(value, declared[view].get(name)) for name, value in values.items()}

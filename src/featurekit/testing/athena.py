@@ -17,16 +17,17 @@ The proxy exists for what moto cannot do by itself:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
+from unittest import mock
 
 REGION = "us-east-1"
 BUCKET = "featurekit-results"
@@ -58,6 +59,8 @@ DUMMY_ENV = {
     # Never reach for instance metadata when credentials are deliberately absent.
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+#: Settings that would point a test at a real profile or staging dir; unset while a fake runs.
+NO_PROFILE = ("AWS_PROFILE", "FEATUREKIT_PROFILE", "FEATUREKIT_PROFILE_FILE", "AWS_ATHENA_S3_STAGING_DIR")
 
 
 @dataclass
@@ -72,6 +75,9 @@ class ProxyState:
     #: query ID (or "*") -> Statistics fields to report
     statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
     on_call: Callable[[str, dict[str, Any]], None] | None = None
+    proxy_endpoint: str = ""
+    #: a reason to fail the next started query with (its ID is known only once moto answers)
+    fail_next: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -81,6 +87,7 @@ class ProxyState:
             self.fail.clear()
             self.statistics.clear()
             self.on_call = None
+            self.fail_next = None
 
     def operations(self) -> list[str]:
         with self.lock:
@@ -128,6 +135,11 @@ def _handler(state: ProxyState) -> type[BaseHTTPRequestHandler]:
             data = response.read()
             if operation == "GetQueryExecution" and response.status == 200:
                 data = self._patch(data)
+            if operation == "StartQueryExecution" and response.status == 200:
+                with state.lock:
+                    if state.fail_next is not None:
+                        state.fail[json.loads(data)["QueryExecutionId"]] = state.fail_next
+                        state.fail_next = None
             out_headers = {
                 k: v
                 for k, v in response.getheaders()
@@ -206,6 +218,7 @@ class AthenaFake:
     endpoint: str
     moto_endpoint: str
     proxy: ProxyState
+    answers: Any = None
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> None:
         data = json.dumps(body or {}).encode()
@@ -251,6 +264,33 @@ class AthenaFake:
         with self.proxy.lock:
             return [body for op, body in self.proxy.calls if operation is None or op == operation]
 
+    def compute_on_duckdb(self, catalog: Any, data: str | os.PathLike[str]) -> None:
+        """Answer every SELECT with its result computed on DuckDB over `data` (a query DuckDB cannot run fails
+        the way Athena fails: FAILED, with DuckDB's reason)."""
+        from .answers import DuckDBAnswers
+
+        answers = DuckDBAnswers(catalog, data)
+        self.answers = answers
+
+        def inject(operation: str, payload: dict[str, Any]) -> None:
+            sql = payload.get("QueryString", "")
+            if operation != "StartQueryExecution" or not answers.is_query(sql):
+                return
+            try:
+                body = answers.results_body(sql, REGION)
+            except Exception as exc:  # shown to the caller as Athena shows a failed query
+                with self.proxy.lock:
+                    self.proxy.fail_next = f"featurekit.testing (DuckDB): {str(exc).splitlines()[0]}"
+                return
+            self.post("/moto-api/static/athena/query-results", body)
+
+        self.proxy.on_call = inject
+
+    def close(self) -> None:
+        if self.answers is not None:
+            self.answers.close()
+            self.answers = None
+
     def engine(self, **overrides: Any) -> Any:
         from featurekit.engines.athena import AthenaEngine
 
@@ -266,39 +306,42 @@ class AthenaFake:
         return AthenaEngine(**settings)
 
 
-@pytest.fixture(scope="session")
-def _moto_server() -> Iterator[tuple[str, ProxyState, str]]:
+@contextlib.contextmanager
+def moto_server() -> Iterator[tuple[str, ProxyState, str]]:
+    """moto's server and the recording proxy on free 127.0.0.1 ports: (moto endpoint, proxy state, proxy endpoint)."""
     from moto.server import ThreadedMotoServer
 
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in DUMMY_ENV.items():
-            mp.setenv(k, v)
+    with dummy_credentials():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
-        host, port = server.get_host_and_port()
-        state = ProxyState(upstream=(host, port))
-        proxy = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-        proxy.daemon_threads = True
-        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://{host}:{port}", state, f"http://127.0.0.1:{proxy.server_address[1]}"
-        finally:
-            proxy.shutdown()
-            server.stop()
+    host, port = server.get_host_and_port()
+    state = ProxyState(upstream=(host, port))
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    proxy.daemon_threads = True
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{port}", state, f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        server.stop()
 
 
-@pytest.fixture
-def athena_fake(_moto_server: tuple[str, ProxyState, str], monkeypatch: pytest.MonkeyPatch) -> AthenaFake:
-    """A clean moto (reset), dummy credentials in the environment, the results bucket created."""
+@contextlib.contextmanager
+def dummy_credentials() -> Iterator[None]:
+    """Dummy AWS credentials in the environment, no profile: nothing on the machine (or the network) is consulted."""
+    with mock.patch.dict(os.environ, DUMMY_ENV):  # restores the whole environment afterwards
+        for k in NO_PROFILE:
+            os.environ.pop(k, None)
+        yield
+
+
+def reset(moto_endpoint: str, state: ProxyState) -> AthenaFake:
+    """A clean moto (reset), the results bucket created, the proxy's records and faults cleared."""
     import boto3
 
-    moto_endpoint, state, proxy_endpoint = _moto_server
-    for k, v in DUMMY_ENV.items():
-        monkeypatch.setenv(k, v)
-    for k in ("AWS_PROFILE", "FEATUREKIT_PROFILE", "FEATUREKIT_PROFILE_FILE", "AWS_ATHENA_S3_STAGING_DIR"):
-        monkeypatch.delenv(k, raising=False)
-    fake = AthenaFake(proxy_endpoint, moto_endpoint, state)
+    fake = AthenaFake(state.proxy_endpoint, moto_endpoint, state)
     fake.post("/moto-api/reset")
     # The reset keeps state-manager transitions: a previous test's manual progression would leak into this one.
     fake.post(
@@ -306,5 +349,27 @@ def athena_fake(_moto_server: tuple[str, ProxyState, str], monkeypatch: pytest.M
         {"model_name": "athena::execution", "transition": {"progression": "immediate"}},
     )
     state.reset()
-    boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint).create_bucket(Bucket=BUCKET)
+    with dummy_credentials():
+        boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint).create_bucket(Bucket=BUCKET)
     return fake
+
+
+@contextlib.contextmanager
+def athena_server(catalog: Any = None, data: str | os.PathLike[str] | None = None) -> Iterator[AthenaFake]:
+    """Athena offline: moto on 127.0.0.1, dummy credentials while it runs, and (given `data`) every query answered
+    with its result computed on DuckDB over `data`, typed as Athena reports it. `catalog` is a folder or a loaded
+    Catalog (None: the shipped one), as for FeatureStore.
+
+        with athena_server("catalog/", "data/") as athena:
+            with FeatureStore("catalog/", engine=athena.engine()) as store:
+                store.get("customer_orders", "C00042")
+    """
+    with moto_server() as (moto_endpoint, state, proxy_endpoint), dummy_credentials():
+        state.proxy_endpoint = proxy_endpoint
+        fake = reset(moto_endpoint, state)
+        if data is not None:
+            fake.compute_on_duckdb(catalog, data)
+        try:
+            yield fake
+        finally:
+            fake.close()
