@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import featurekit
-from tests.athena_fixtures import AthenaFake, athena_columns
+from featurekit.testing.athena import AthenaFake, athena_columns
 
 from .conftest import AS_OF
 from .oracle import customer_orders, read_orders, spend_trend

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import featurekit
-from tests.athena_fixtures import C42, COLUMNS, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, AthenaFake
 
 from .conftest import AS_OF
 

@@ -14,7 +14,7 @@ import featurekit
 from featurekit.engines.base import athena_cost
 from featurekit.errors import CostLimitExceeded
 from featurekit.sample import write_sample
-from tests.athena_fixtures import BUCKET, C42, COLUMNS, REGION, AthenaFake
+from featurekit.testing.athena import BUCKET, C42, COLUMNS, REGION, AthenaFake
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -15,7 +15,7 @@ from featurekit.llm.grounding import Facts, GroundingReport, check, check_facts,
 from featurekit.llm.prompts import RenderedPrompt
 from featurekit.llm.providers import OfflineProvider
 from tests.conftest import AS_OF
-from tests.converse_fake import text_reply
+from featurekit.testing.bedrock import text_reply
 
 FACTS = Facts.build(
     [

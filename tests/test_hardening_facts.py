@@ -19,7 +19,7 @@ import pytest
 
 import featurekit
 from featurekit.sample import write_sample
-from tests.athena_fixtures import COLUMNS, DUMMY_ENV, REGION, STAGING, AthenaFake
+from featurekit.testing.athena import COLUMNS, DUMMY_ENV, REGION, STAGING, AthenaFake
 from tests.conftest import AS_OF
 from tests.hardening_support import tried
 

@@ -10,7 +10,7 @@ import pytest
 
 import featurekit
 from featurekit.engines import health
-from tests.athena_fixtures import BUCKET, REGION, AthenaFake
+from featurekit.testing.athena import BUCKET, REGION, AthenaFake
 
 DAY = "dt=2026-06-20"
 

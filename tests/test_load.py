@@ -21,7 +21,7 @@ import featurekit
 from featurekit.engines import load as load_mod
 from featurekit.engines.duckdb import DuckDBEngine
 from featurekit.errors import InputError
-from tests.athena_fixtures import BUCKET, REGION, AthenaFake
+from featurekit.testing.athena import BUCKET, REGION, AthenaFake
 
 START, END = dt.date(2026, 6, 1), dt.date(2026, 6, 10)
 

@@ -13,7 +13,7 @@ import featurekit
 from featurekit.engines.base import athena_cost
 from featurekit.errors import InvalidEntityId, QueryError
 from featurekit.report import Lookup, QueryLog, WorkloadReport, metric_data, percentile, publish_cloudwatch
-from tests.athena_fixtures import C42, COLUMNS, REGION, AthenaFake
+from featurekit.testing.athena import C42, COLUMNS, REGION, AthenaFake
 
 AS_OF = dt.date(2026, 6, 30)
 

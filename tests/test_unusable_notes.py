@@ -17,7 +17,7 @@ from featurekit.llm.notes import NoteCache, write_note
 from featurekit.llm.prompts import RenderedPrompt
 from featurekit.llm.providers import OfflineProvider
 from tests.conftest import AS_OF
-from tests.converse_fake import ConverseFake, Reply, json_reply, stream_reply, text_reply
+from featurekit.testing.bedrock import ConverseFake, Reply, json_reply, stream_reply, text_reply
 
 ID = "C00042"
 USAGE = {"inputTokens": 120, "outputTokens": 0, "totalTokens": 120}
