@@ -24,7 +24,7 @@ def test_langchain_structured_tools(fresh: FeatureStore) -> None:
     from featurekit.integrations.langchain import feature_tools
 
     tools = {t.name: t for t in feature_tools(fresh)}
-    assert set(tools) == {"customer_orders", "spend_trend"}
+    assert set(tools) == {"customer_latest", "customer_orders", "spend_trend"}
     tool = tools["customer_orders"]
     assert tool.args["customer_id"]["pattern"] == r"^C\d{5}$"
     call = {"type": "tool_call", "id": "1", "name": "customer_orders",
@@ -48,7 +48,7 @@ def test_strands_tools_through_the_agent(fresh: FeatureStore, monkeypatch: pytes
 
     monkeypatch.setenv("AWS_REGION", "us-east-1")  # the default model's client is built, never called
     agent = Agent(tools=feature_tools(fresh), callback_handler=None)
-    assert set(agent.tool_names) == {"customer_orders", "spend_trend"}
+    assert set(agent.tool_names) == {"customer_latest", "customer_orders", "spend_trend"}
     result = agent.tool.customer_orders(customer_id="C00042", as_of=AS_OF.isoformat(), record_direct_tool_call=False)
     assert result["status"] == "success"
     structured = result["content"][1]["json"]

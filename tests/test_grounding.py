@@ -14,8 +14,8 @@ from featurekit import FeatureStore
 from featurekit.llm.grounding import Facts, GroundingReport, check, check_facts, correction
 from featurekit.llm.prompts import RenderedPrompt
 from featurekit.llm.providers import OfflineProvider
-from tests.conftest import AS_OF
 from featurekit.testing.bedrock import text_reply
+from tests.conftest import AS_OF
 
 FACTS = Facts.build(
     [

@@ -123,7 +123,7 @@ def test_two_athena_schemas_never_share_a_disk_cache_entry(athena_fake: AthenaFa
 @pytest.mark.parametrize("kind", ["athena", "trino"])
 def test_location_settings_are_in_the_key(kind: str) -> None:
     from featurekit.engines import identity
-    from featurekit.store import open_engine
+    from featurekit.engines.registry import open_engine
 
     base = {"athena": {"region": REGION, "s3_staging_dir": STAGING}, "trino": {"host": "h1"}}[kind]
     changes = {
@@ -142,7 +142,7 @@ def test_cache_stats_says_what_an_entry_depends_on_and_its_ttl(cli: Any, tmp_pat
     assert code == 0
     assert "entries expire 300 s after they are written" in out
     assert "names, sizes, mtimes" in out and "workgroup" in out
-    shown = json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])
+    [shown] = json.loads(cli("cache", "stats", "--cache-dir", tmp_path / "cache", "-f", "json")[1])["items"]
     assert shown["ttl_seconds"] == 300 and any("as_of" in p for p in shown["key_depends_on"])
 
 

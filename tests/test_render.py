@@ -99,7 +99,7 @@ def test_unknown_parameter_suggests():
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "30/06/2026", "yesterday", "2026-6-30", 20260630])
 def test_malformed_as_of(bad):
-    with pytest.raises(InputError, match=r"^as_of: .* is not a date in YYYY-MM-DD form$"):
+    with pytest.raises(InputError, match=r"^as_of: .* is not a date in YYYY-MM-DD form or a timestamp with an offset$"):
         renderer().render("customer_orders", ["C00001"], as_of=bad)
 
 

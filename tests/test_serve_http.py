@@ -66,12 +66,16 @@ def test_single_id_parameters_and_arrow(server: str, sample_dir: Path) -> None:
     assert r.json()["rows"] == want.to_json()["rows"]
     assert arrow.headers["content-type"] == "application/vnd.apache.arrow.stream"
     table = pa.ipc.open_stream(arrow.content).read_all()
-    assert table.to_pylist() == [{"customer_id": "C00042", **want.to_dict()}]
+    assert table.to_pylist() == [{"customer_id": "C00042", **dict(want)}]  # typed (a date stays a date)
 
 
 def test_views_openapi_metrics_health(server: str) -> None:
     with _client(server) as c:
-        assert [v["name"] for v in c.get("/v1/views").json()["views"]] == ["customer_orders", "spend_trend"]
+        assert [v["name"] for v in c.get("/v1/views").json()["views"]] == [
+            "customer_latest",
+            "customer_orders",
+            "spend_trend",
+        ]
         one = c.get("/v1/views/customer_orders").json()
         assert one["entity"]["pattern"] == r"^C\d{5}$"
         assert one["input_schema"]["properties"]["lookback_days"]["maximum"] == 3650

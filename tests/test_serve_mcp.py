@@ -55,7 +55,7 @@ async def _exercise(transport: AbstractAsyncContextManager[Any]) -> dict[str, An
 
 def _check(got: dict[str, Any], expected: dict[str, Any]) -> None:
     tools = got["tools"]
-    assert {"customer_orders", "spend_trend", "list_views", "describe_view"} <= set(tools)
+    assert {"customer_latest", "customer_orders", "spend_trend", "list_views", "describe_view"} <= set(tools)
     schema = tools["customer_orders"].inputSchema
     assert schema["properties"]["customer_id"]["pattern"] == r"^C\d{5}$"
     lookback = schema["properties"]["lookback_days"]
@@ -73,7 +73,8 @@ def _check(got: dict[str, Any], expected: dict[str, Any]) -> None:
                       (got["unknown"], "did you mean 'customer_orders'")]:  # fmt: skip
         assert bad.isError and text in bad.content[0].text and "\n" not in bad.content[0].text
     assert got["described"].structuredContent["name"] == "spend_trend"
-    assert [v["name"] for v in got["listed"].structuredContent["views"]] == ["customer_orders", "spend_trend"]
+    views = [v["name"] for v in got["listed"].structuredContent["views"]]
+    assert views == ["customer_latest", "customer_orders", "spend_trend"]
     assert [p.name for p in got["prompts"]] == ["retention_note"]
     assert "C00042" in got["prompt"].messages[0].content.text
     assert not got["still_up"].isError

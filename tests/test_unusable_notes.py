@@ -16,8 +16,8 @@ from featurekit.llm.bedrock import BedrockProvider
 from featurekit.llm.notes import NoteCache, write_note
 from featurekit.llm.prompts import RenderedPrompt
 from featurekit.llm.providers import OfflineProvider
-from tests.conftest import AS_OF
 from featurekit.testing.bedrock import ConverseFake, Reply, json_reply, stream_reply, text_reply
+from tests.conftest import AS_OF
 
 ID = "C00042"
 USAGE = {"inputTokens": 120, "outputTokens": 0, "totalTokens": 120}

@@ -23,7 +23,7 @@ _EXPORTS = {
     "CostLimitExceeded": "errors",
     "DataError": "errors",
     "DeclarationError": "errors",
-    "DryRun": "store",
+    "DryRun": "engines.estimate",
     "DuckDBEngine": "engines.duckdb",
     "FeatureCache": "cache",
     "FeatureFrame": "results",
@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from .engines.athena import AthenaEngine
     from .engines.base import QueryStats
     from .engines.duckdb import DuckDBEngine
+    from .engines.estimate import DryRun
     from .errors import (
         ConfigError,
         CostLimitExceeded,
@@ -91,7 +92,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from .llm.tools import ask, tool_config
     from .render import RenderedQuery
     from .results import FeatureFrame, FeatureRow, Provenance
-    from .store import DryRun, FeatureStore
+    from .store import FeatureStore
 
 __all__ = [
     "AthenaEngine",

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from .render import INT64, CheckedIds
+
 T = TypeVar("T")
 #: A cached row: the typed table a query returned and the row's index in it.
 RowRef = tuple[pa.Table, int]
@@ -249,3 +251,20 @@ def rich_progress(label: str, *, console: Any = None, min_entities: int = 0) -> 
     finally:
         if task:
             bar.stop()
+
+
+def as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.Table:
+    """The rows of the distinct IDs (`checked.unique`, in order) as one row per requested ID: a duplicate
+    repeats its row, an invalid ID gets a null row keyed by the ID as given (null if it is not of the key type)."""
+    if not checked.invalid and len(checked.requested) == len(checked.unique):
+        return table
+    position = {entity_id: n for n, entity_id in enumerate(checked.unique)}
+    rows = [None if n in checked.invalid else position[v] for n, v in enumerate(checked.requested)]
+    out = table.take(pa.array(rows, pa.int64()))
+    if not checked.invalid:
+        return out
+    key_type = schema.field(0).type
+    wanted = str if pa.types.is_string(key_type) else int
+    fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
+    keys = [v if fits(v) else None for v in checked.requested]
+    return out.set_column(0, schema.field(0).with_nullable(True), pa.array(keys, key_type))

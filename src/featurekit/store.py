@@ -16,7 +16,6 @@ import itertools
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
-from dataclasses import dataclass
 from typing import Any, overload
 
 import pyarrow as pa
@@ -24,82 +23,19 @@ import pyarrow as pa
 from . import batch, tracing
 from .cache import FeatureCache, Fetched, default_cache_dir
 from .catalog import loader as catalog_mod
-from .catalog.loader import ENGINES, Catalog
+from .catalog.loader import Catalog
 from .engines import identity
-from .engines.base import Engine, QueryStats, athena_cost
+from .engines.base import Engine, QueryStats
 from .engines.duckdb import DuckDBEngine
-from .engines.estimate import ScanEstimate, check_budget
+from .engines.estimate import WHERE_SETTINGS, DryRun, ScanEstimate, check_budget
+from .engines.registry import open_engine
 from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
-from .render import INT64, CheckedIds, OnInvalid, RenderedQuery, Renderer, check_ids, parse_as_of
+from .render import OnInvalid, RenderedQuery, Renderer, check_ids, parse_as_of
 from .report import ENV_QUERY_LOG, Lookup, QueryLog, WorkloadReport
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
-
-#: Engine settings a dry run shows: where a query would run, never how it authenticates.
-_WHERE_SETTINGS = (
-    "region",
-    "workgroup",
-    "data_catalog",
-    "schema_name",
-    "s3_staging_dir",
-    "endpoint_url",
-    "result_reuse",
-    "max_bytes_per_query",
-    "max_bytes_per_session",
-    "host",
-    "port",
-    "catalog",
-    "schema",
-)
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """What a lookup would run, where, and what it would read, computed without running it (`FeatureStore.dry_run`)."""
-
-    query: RenderedQuery
-    where: Mapping[str, Any]
-    chunks: tuple[int, ...]
-    max_concurrency: int
-    scans: tuple[ScanEstimate, ...] = ()
-
-    @property
-    def scanned_bytes(self) -> int:
-        """Bytes all the chunks would read: each chunk's query reads the same partitions."""
-        return len(self.chunks) * sum(s.bytes for s in self.scans)
-
-    @property
-    def cost_usd(self) -> float:
-        """Athena's price of all the chunks, each rounded up to the MB with its 10 MB minimum."""
-        return len(self.chunks) * athena_cost(sum(s.bytes for s in self.scans))
-
-    def __str__(self) -> str:
-        lines = [
-            f"dry run: nothing was executed; {len(self.chunks)} quer{'y' if len(self.chunks) == 1 else 'ies'} "
-            f"for {sum(self.chunks)} IDs at most (cached IDs are not queried), {self.max_concurrency} at once"
-        ]
-        lines += [f"  {k}: {v}" for k, v in self.where.items()]
-        lines += [f"  reads {s}" for s in self.scans]
-        if self.scans:
-            lines.append(f"  estimate: {self.scanned_bytes:,} bytes in all, on Athena ${self.cost_usd:.6f}")
-        return "\n".join(lines)
-
-
-def open_engine(kind: str, **settings: Any) -> Engine:
-    """An engine by kind: `duckdb` (default), `athena` or `trino`, with its settings."""
-    if kind == "duckdb":
-        return DuckDBEngine(**settings)
-    if kind == "athena":
-        from .engines.athena import AthenaEngine
-
-        return AthenaEngine(**settings)
-    if kind == "trino":
-        from .engines.trino import TrinoEngine
-
-        return TrinoEngine(**settings)
-    raise NotFoundError("engine", kind, ENGINES)
 
 
 class FeatureStore:
@@ -191,7 +127,7 @@ class FeatureStore:
             # Fields only: on a pydantic model `schema` is also a method, which is not a setting.
             fields = getattr(type(settings), "model_fields", {})
             where.update(
-                {k: getattr(settings, k) for k in _WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
+                {k: getattr(settings, k) for k in WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
             )
         if isinstance(self.engine, DuckDBEngine):
             where["data"] = str(self.engine.data) if self.engine.data else None
@@ -397,7 +333,7 @@ class FeatureStore:
                 table = batch.assemble([refs[i] for i in ids_in_order])
         else:
             table = run(ids_in_order)
-        table = _as_requested(table, checked, schema)
+        table = batch.as_requested(table, checked, schema)
         provenance = Provenance(
             engine=self.engine.name,
             view=decl.name,
@@ -506,20 +442,3 @@ class FeatureStore:
                      "featurekit.grounding.ungrounded": None if report is None else len(report.ungrounded)},
                 )  # fmt: skip
             return written
-
-
-def _as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.Table:
-    """The rows of the distinct IDs (`checked.unique`, in order) as one row per requested ID: a duplicate
-    repeats its row, an invalid ID gets a null row keyed by the ID as given (null if it is not of the key type)."""
-    if not checked.invalid and len(checked.requested) == len(checked.unique):
-        return table
-    position = {entity_id: n for n, entity_id in enumerate(checked.unique)}
-    rows = [None if n in checked.invalid else position[v] for n, v in enumerate(checked.requested)]
-    out = table.take(pa.array(rows, pa.int64()))
-    if not checked.invalid:
-        return out
-    key_type = schema.field(0).type
-    wanted = str if pa.types.is_string(key_type) else int
-    fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
-    keys = [v if fits(v) else None for v in checked.requested]
-    return out.set_column(0, schema.field(0).with_nullable(True), pa.array(keys, key_type))

@@ -277,7 +277,9 @@ class _Loader:
         except Exception as exc:  # rendered once already; only a render bound (time) can differ this time
             self.problem(shown, templates.template_line(exc), f"template error: {exc}")
             return
-        refusal = safety.check(templates.strip_comments(rendered), dialect, [_representative(t) for t in tables])
+        # A table whose file failed to load is reported once, there: reading it is not a second problem.
+        allowed = [_representative(t) for t in [*tables, *self.broken]]
+        refusal = safety.check(templates.strip_comments(rendered), dialect, allowed)
         if refusal:
             self.problem(shown, safety.template_line(source, refusal.token), refusal.message)
 

@@ -29,14 +29,23 @@ SCHEMA = Path(__file__).with_name("envelope.schema.json")
 
 
 def envelope(
-    kind: str, entries: Sequence[Mapping[str, Any]], provenance: Mapping[str, Any] | None, *, rows: bool = False
+    kind: str,
+    entries: Sequence[Mapping[str, Any]],
+    provenance: Mapping[str, Any] | None,
+    *,
+    rows: bool = False,
+    invalid: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The one JSON shape every command prints: its `kind`, the `rows` (features) or `items`, and provenance."""
-    return {
+    """The one JSON shape every command prints: its `kind`, the `rows` (features) or `items`, and provenance;
+    `invalid` lists the rows `--on-invalid null` gave a null row, with the reason."""
+    doc = {
         "kind": kind,
         "rows" if rows else "items": [{k: jsonable(v) for k, v in e.items()} for e in entries],
         "provenance": None if provenance is None else dict(provenance),
     }
+    if invalid:
+        doc["invalid"] = [dict(i) for i in invalid]
+    return doc
 
 
 def csv_cell(value: Any) -> str:
@@ -58,9 +67,10 @@ def emit(
     provenance: Mapping[str, Any] | None = None,
     *,
     rows: bool = False,
+    invalid: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Print `entries` as json, jsonl or csv (callers print their own table)."""
-    doc = envelope(kind, entries, provenance, rows=rows)
+    doc = envelope(kind, entries, provenance, rows=rows, invalid=invalid)
     listed = doc["rows" if rows else "items"]
     if format == "json":
         out.print(json.dumps(doc, indent=2, ensure_ascii=False), markup=False)

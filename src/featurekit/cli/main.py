@@ -251,7 +251,8 @@ def get(
     if format == "table":
         print_frame(frame)
     else:
-        emit(format, "features", frame.table.to_pylist(), frame.to_json()["provenance"], rows=True)
+        shown = frame.to_json()
+        emit(format, "features", shown["rows"], shown["provenance"], rows=True, invalid=shown.get("invalid", ()))
     if strict and frame.provenance.no_data:
         raise typer.Exit(1)
 

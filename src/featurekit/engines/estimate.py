@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from ..catalog.declarations import Table
 from ..errors import CostLimitExceeded
+from ..render import RenderedQuery
 from .base import athena_cost
 from .health import s3_files
 
@@ -178,3 +179,53 @@ def check_budget(estimates: Sequence[ScanEstimate], queries: int, limit: int | N
             f"view {view!r} was not started: each of its {queries} quer{'y' if queries == 1 else 'ies'} would scan "
             f"an estimated {per_query:,} bytes, more than max_bytes_per_query={limit:,}"
         )
+
+
+#: Engine settings a dry run shows: where a query would run, never how it authenticates.
+WHERE_SETTINGS = (
+    "region",
+    "workgroup",
+    "data_catalog",
+    "schema_name",
+    "s3_staging_dir",
+    "endpoint_url",
+    "result_reuse",
+    "max_bytes_per_query",
+    "max_bytes_per_session",
+    "host",
+    "port",
+    "catalog",
+    "schema",
+)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a lookup would run, where, and what it would read, computed without running it (`FeatureStore.dry_run`)."""
+
+    query: RenderedQuery
+    where: Mapping[str, Any]
+    chunks: tuple[int, ...]
+    max_concurrency: int
+    scans: tuple[ScanEstimate, ...] = ()
+
+    @property
+    def scanned_bytes(self) -> int:
+        """Bytes all the chunks would read: each chunk's query reads the same partitions."""
+        return len(self.chunks) * sum(s.bytes for s in self.scans)
+
+    @property
+    def cost_usd(self) -> float:
+        """Athena's price of all the chunks, each rounded up to the MB with its 10 MB minimum."""
+        return len(self.chunks) * athena_cost(sum(s.bytes for s in self.scans))
+
+    def __str__(self) -> str:
+        lines = [
+            f"dry run: nothing was executed; {len(self.chunks)} quer{'y' if len(self.chunks) == 1 else 'ies'} "
+            f"for {sum(self.chunks)} IDs at most (cached IDs are not queried), {self.max_concurrency} at once"
+        ]
+        lines += [f"  {k}: {v}" for k, v in self.where.items()]
+        lines += [f"  reads {s}" for s in self.scans]
+        if self.scans:
+            lines.append(f"  estimate: {self.scanned_bytes:,} bytes in all, on Athena ${self.cost_usd:.6f}")
+        return "\n".join(lines)

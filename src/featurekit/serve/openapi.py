@@ -15,6 +15,7 @@ FEATURE_TYPES: dict[str, dict[str, Any]] = {
     **{k: {"type": v} for k, v in JSON_TYPES.items()},
     "date": {"type": "string", "format": "date"},
     "timestamp": {"type": "string", "format": "date-time"},
+    "timestamptz": {"type": "string", "format": "date-time"},  # the UTC instant, ISO 8601 with its +00:00
     "decimal": {"type": "number"},
 }
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
