@@ -95,8 +95,10 @@ windowed AS (
 ),
 totals AS (
     SELECT customer_id, count(*) AS order_count, round(sum(amount), 2) AS total_spend,
-           round(avg(amount), 2) AS avg_order,
-           max(day) AS last_order, round(avg(CASE WHEN refunded THEN 1.0 ELSE 0.0 END), 3) AS refund_rate,
+           -- Athena's avg of a DECIMAL(12,2) is exact, rounded half up (DuckDB's avg goes through a DOUBLE).
+           CAST((CAST(sum(amount) * 100 AS HUGEINT) * 2 + count(*)) // (2 * count(*)) AS DECIMAL(18, 0)) * 0.01
+               AS avg_order,
+           max(day) AS last_order, round(count_if(refunded)::DOUBLE / count(*), 3) AS refund_rate,
            date_diff('day', max(day), $as_of) AS days_since_last_order
     FROM windowed GROUP BY customer_id
 ),
