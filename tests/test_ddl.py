@@ -170,3 +170,50 @@ def test_cli_setup_on_athena(athena_fake: AthenaFake, cli: Any, monkeypatch: pyt
     queries = [e["Query"] for e in athena_fake.executions()]
     assert queries[0] == "CREATE DATABASE IF NOT EXISTS `shop`"
     assert any(q.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `shop`.`orders`") for q in queries)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "parquet"])
+def test_glue_registration_gives_the_table_the_ddl_describes(
+    athena_fake: AthenaFake, cli, tmp_path: Path, fmt: str
+) -> None:
+    """`setup --via glue` over moto's Glue: the stored table is the DDL's definition, field by field."""
+    import boto3
+
+    from featurekit.testing.athena import REGION
+
+    table = replace(ORDERS, format=fmt)
+    d = ddl.definition(table, database="shop", data_root="s3://lake/raw/")
+    glue = boto3.client("glue", region_name=REGION, endpoint_url=athena_fake.moto_endpoint)
+    assert ddl.register_in_glue(glue, d) == "created"
+    assert ddl.register_in_glue(glue, d) == "updated"  # a second run is safe
+    stored = glue.get_table(DatabaseName="shop", Name="orders")["Table"]
+    sd = stored["StorageDescriptor"]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [(n, t.lower()) for n, t, _ in d.columns]
+    assert [(c["Name"], c["Type"]) for c in stored["PartitionKeys"]] == [(n, t.lower()) for n, t in d.partitions]
+    assert sd["Location"] == d.location == "s3://lake/raw/orders/"
+    assert {k: v for k, v in stored["Parameters"].items() if k not in ("EXTERNAL", "classification")} == d.properties
+    # The DDL path states the same: every column, partition key, SerDe and table property appears in it.
+    sql = ddl.create_table(table, database="shop", data_root="s3://lake/raw/").sql
+    for name, hive_type, _ in d.columns:
+        assert f"`{name}` {hive_type}" in sql
+    for key, value in d.properties.items():
+        assert f"'{key}' = '{value}'" in sql
+    serde = sd["SerdeInfo"]["SerializationLibrary"]
+    assert serde in sql or {"csv": "DELIMITED", "parquet": "STORED AS PARQUET"}[fmt] in sql
+
+
+def test_cli_setup_via_glue(athena_fake: AthenaFake, cli, tmp_path: Path) -> None:
+    from featurekit.testing.athena import BUCKET, REGION
+
+    profile = tmp_path / "featurekit.yaml"
+    profile.write_text(
+        "default: t\nprofiles:\n  t:\n    engine: athena\n"
+        f"    region: {REGION}\n    endpoint_url: {athena_fake.moto_endpoint}\n"
+        f"    s3_staging_dir: s3://{BUCKET}/athena/\n    data_root: s3://{BUCKET}/lake/\n    schema: shop\n"
+    )
+    code, out, err = cli("setup", "--via", "glue", "--profile-file", profile)
+    assert code == 0, err
+    assert "glue table shop.orders: created" in out
+    assert athena_fake.calls("StartQueryExecution") == []  # no Athena DDL was run
+    code, _, err = cli("setup", "--via", "crawler", "--profile-file", profile)
+    assert code == 2 and "--via" in err

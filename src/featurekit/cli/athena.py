@@ -92,6 +92,9 @@ def register(app: typer.Typer) -> None:
     def setup(
         engine: Annotated[str, typer.Option("--engine", help="athena")] = "athena",
         table: Annotated[list[str] | None, typer.Option("--table", help="Only these tables (repeatable).")] = None,
+        via: Annotated[
+            str, typer.Option("--via", help="ddl (Athena CREATE statements) or glue (the Glue CreateTable API).")
+        ] = "ddl",
         catalog: CatalogOpt = None,
         profile: ProfileOpt = None,
         profile_file: ProfileFileOpt = None,
@@ -99,15 +102,25 @@ def register(app: typer.Typer) -> None:
         """Create the Athena database and an external table for every declared table (IF NOT EXISTS)."""
         if engine != "athena":
             raise NotFoundError("engine for setup", engine, ("athena",))
+        if via not in ("ddl", "glue"):
+            raise NotFoundError("--via", via, ("ddl", "glue"))
         from ..engines.athena import AthenaEngine
 
         cat = catalog_mod.load(catalog)
         tables = [cat.table(t) for t in table] if table else list(cat.tables.values())
         s = athena_settings(profile, profile_file)
-        statements = [ddl_mod.create_database(s.schema_name)]
-        statements += [ddl_mod.create_table(t, database=s.schema_name, data_root=s.data_root) for t in tables]
         athena = AthenaEngine(s)
         try:
+            if via == "glue":
+                glue = athena.aws_client("glue")
+                for t in tables:
+                    done = ddl_mod.register_in_glue(
+                        glue, ddl_mod.definition(t, database=s.schema_name, data_root=s.data_root)
+                    )
+                    out.print(f"glue table {s.schema_name}.{t.name}: {done}", markup=False)
+                return
+            statements = [ddl_mod.create_database(s.schema_name)]
+            statements += [ddl_mod.create_table(t, database=s.schema_name, data_root=s.data_root) for t in tables]
             for statement in statements:
                 stats = athena.run_statement(statement.sql, statement.params, label=statement.label)
                 out.print(f"{statement.label}: ok · query id {stats.query_id}", markup=False)

@@ -83,6 +83,66 @@ def create_database(database: str) -> Statement:
     return Statement(f"CREATE DATABASE IF NOT EXISTS {hive_quote(database)}", label=f"create database {database}")
 
 
+#: What each file format is in the Glue Data Catalog: SerDe, its parameters, input and output formats.
+_TEXT_IN, _TEXT_OUT = (
+    "org.apache.hadoop.mapred.TextInputFormat",
+    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+)
+STORAGE = {
+    "json": ("org.openx.data.jsonserde.JsonSerDe", {"ignore.malformed.json": "false"}, _TEXT_IN, _TEXT_OUT),
+    "csv": ("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe", {"field.delim": ","}, _TEXT_IN, _TEXT_OUT),
+    "parquet": (
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        {},
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """One declared table as Athena/Glue stores it; the DDL and the Glue `CreateTable` are both made from this."""
+
+    database: str
+    name: str
+    description: str
+    columns: tuple[tuple[str, str, str], ...]  # (name, Hive type, comment)
+    partitions: tuple[tuple[str, str], ...]  # (name, Hive type)
+    format: str  # json, csv or parquet (`auto` is created over JSON lines)
+    location: str
+    properties: dict[str, str]
+
+
+def definition(table: Table, *, database: str, data_root: str | None, today: dt.date | None = None) -> TableDefinition:
+    """The table definition of a declaration, with partition projection for its layout.
+
+    Projection lets Athena compute the partitions from the range instead of reading them from
+    Glue, so new days need no MSCK REPAIR / ALTER TABLE ADD PARTITION. The range runs from the
+    declared partition_start to today (layouts.projection_start).
+    """
+    where = location(table, data_root)
+    # Athena cannot look at the files before the table exists: `auto` is created over JSON lines, the format of
+    # `sample-data` and the tutorial's upload; Parquet behind it fails loudly (HIVE_BAD_DATA), never silently.
+    fmt = "json" if table.format == "auto" else table.format
+    props: dict[str, str] = {}
+    if fmt == "csv":
+        props["skip.header.line.count"] = "1"
+    if fmt == "parquet":
+        props["parquet.compression"] = "ZSTD"
+    props.update(layouts.projection(table, where, today or dt.datetime.now(dt.timezone.utc).date()))
+    return TableDefinition(
+        database=database,
+        name=table.name,
+        description=table.description,
+        columns=tuple((c.name, HIVE_TYPES[c.type], c.description) for c in table.columns),
+        partitions=tuple((c.name, HIVE_TYPES[c.type]) for c in table.partitioned_by),
+        format=fmt,
+        location=where,
+        properties=props,
+    )
+
+
 def create_table(
     table: Table,
     *,
@@ -90,47 +150,65 @@ def create_table(
     data_root: str | None,
     today: dt.date | None = None,
 ) -> Statement:
-    """CREATE EXTERNAL TABLE for Athena, with partition projection for the table's declared layout.
-
-    Projection lets Athena compute the partitions from the range instead of reading them from
-    Glue, so new days need no MSCK REPAIR / ALTER TABLE ADD PARTITION. The range runs from the
-    declared partition_start to today (layouts.projection_start).
-    """
-    where = location(table, data_root)
-    columns = ",\n".join(f"  {hive_quote(c.name)} {HIVE_TYPES[c.type]}{_comment(c.description)}" for c in table.columns)
-    lines = [f"CREATE EXTERNAL TABLE IF NOT EXISTS {hive_quote(database)}.{hive_quote(table.name)} (", columns, ")"]
-    if table.description:
-        lines.append(f"COMMENT {hive_literal(table.description)}")
-    if table.partitioned_by:
-        parts = ", ".join(f"{hive_quote(c.name)} {HIVE_TYPES[c.type]}" for c in table.partitioned_by)
-        lines.append(f"PARTITIONED BY ({parts})")
-    # Athena cannot look at the files before the table exists: `auto` is created over JSON lines, the format of
-    # `sample-data` and the tutorial's upload; Parquet behind it fails loudly (HIVE_BAD_DATA), never silently.
-    fmt = "json" if table.format == "auto" else table.format
-    if fmt == "json":
+    """CREATE EXTERNAL TABLE for Athena (see `definition`)."""
+    d = definition(table, database=database, data_root=data_root, today=today)
+    columns = ",\n".join(f"  {hive_quote(n)} {t}{_comment(c)}" for n, t, c in d.columns)
+    lines = [f"CREATE EXTERNAL TABLE IF NOT EXISTS {hive_quote(database)}.{hive_quote(d.name)} (", columns, ")"]
+    if d.description:
+        lines.append(f"COMMENT {hive_literal(d.description)}")
+    if d.partitions:
+        lines.append(f"PARTITIONED BY ({', '.join(f'{hive_quote(n)} {t}' for n, t in d.partitions)})")
+    if d.format == "json":
         # One JSON object per line; pretty-printed JSON fails with HIVE_CANNOT_OPEN_SPLIT.
         lines += [
             "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'",
             "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'false')",
-            "STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'",
-            "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
+            f"STORED AS INPUTFORMAT '{_TEXT_IN}'",
+            f"OUTPUTFORMAT '{_TEXT_OUT}'",
         ]
-    elif fmt == "csv":
+    elif d.format == "csv":
         # LazySimpleSerDe types its columns (OpenCSVSerDe reads every column as a string) and skips the header.
         lines += ["ROW FORMAT DELIMITED FIELDS TERMINATED BY ','", "STORED AS TEXTFILE"]
     else:
         lines.append("STORED AS PARQUET")
-    lines.append(f"LOCATION {hive_literal(where)}")
-    props: dict[str, str] = {}
-    if fmt == "csv":
-        props["skip.header.line.count"] = "1"
-    if fmt == "parquet":
-        props["parquet.compression"] = "ZSTD"
-    props.update(layouts.projection(table, where, today or dt.datetime.now(dt.timezone.utc).date()))
-    if props:
-        body = ",\n".join(f"  {hive_literal(k)} = {hive_literal(v)}" for k, v in props.items())
+    lines.append(f"LOCATION {hive_literal(d.location)}")
+    if d.properties:
+        body = ",\n".join(f"  {hive_literal(k)} = {hive_literal(v)}" for k, v in d.properties.items())
         lines.append(f"TBLPROPERTIES (\n{body}\n)")
-    return Statement("\n".join(lines), label=f"create table {table.name}")
+    return Statement("\n".join(lines), label=f"create table {d.name}")
+
+
+def glue_table_input(d: TableDefinition) -> dict[str, Any]:
+    """The Glue `CreateTable` TableInput of a definition: what the DDL path registers, written explicitly."""
+    serde, serde_params, input_format, output_format = STORAGE[d.format]
+    return {
+        "Name": d.name,
+        "Description": d.description,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"EXTERNAL": "TRUE", "classification": d.format, **d.properties},
+        "PartitionKeys": [{"Name": n, "Type": t.lower()} for n, t in d.partitions],
+        "StorageDescriptor": {
+            "Columns": [{"Name": n, "Type": t.lower(), "Comment": c} for n, t, c in d.columns],
+            "Location": d.location,
+            "InputFormat": input_format,
+            "OutputFormat": output_format,
+            "SerdeInfo": {"SerializationLibrary": serde, "Parameters": dict(serde_params)},
+        },
+    }
+
+
+def register_in_glue(glue: Any, d: TableDefinition) -> str:
+    """Create the database (if missing) and the table in the Glue Data Catalog; returns what was done."""
+    try:
+        glue.create_database(DatabaseInput={"Name": d.database})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    try:
+        glue.create_table(DatabaseName=d.database, TableInput=glue_table_input(d))
+        return "created"
+    except glue.exceptions.AlreadyExistsException:
+        glue.update_table(DatabaseName=d.database, TableInput=glue_table_input(d))
+        return "updated"
 
 
 def _comment(text: str) -> str:
