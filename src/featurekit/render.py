@@ -105,10 +105,6 @@ class Renderer:
         if view not in self._sql:
             vt = self.catalog.view_templates[self.catalog.view(view).name]
             override = vt.overrides.get(self.dialect)
-            # Never run what `featurekit validate` rejects (checked once per template version).
-            problems = lint.lint_view(self.catalog, view) if override is None else []
-            if problems:
-                raise DeclarationError(problems)
             source = override if override is not None else vt.source
             windows: list[tuple[str, str | int, int]] = []
 
@@ -133,6 +129,10 @@ class Renderer:
             if refusal:
                 line = safety.template_line(source, refusal.token)
                 raise TemplateError(f"{where}:{line}: {refusal.message}")
+            # Never run what `featurekit validate` rejects (checked once per template version).
+            problems = lint.lint_view(self.catalog, view) if override is None else []
+            if problems:
+                raise DeclarationError(problems)
             self._sql[view] = final
         return self._sql[view]
 

@@ -132,10 +132,22 @@ def _lint_view(catalog: Catalog, view: str) -> tuple[Problem, ...]:
     blind = [(_kind(n), n.type) for n in _checked(_annotate(catalog, view, tree.copy(), with_schema=False))]
     tree = _annotate(catalog, view, tree)
     schema = {t: {c.name for c in catalog.tables[t].all_columns} for t in catalog.view_templates[view].tables}
-    found = [Problem(file, line, message) for line, message in _unknown_columns(tree, schema)]
+    found = [Problem(file, line, message) for line, message in _decimal_params(tree)]
+    found += [Problem(file, line, message) for line, message in _unknown_columns(tree, schema)]
     found += _outputs(catalog, view, tree)
     found += [Problem(file, line, message) for line, message in _divergences(tree, blind)]
     return tuple(found)
+
+
+def _decimal_params(tree: exp.Expr) -> list[tuple[int | None, str]]:
+    """DECIMAL types whose precision or scale is not an integer literal (e.g. a bind): no type to check against."""
+    found = []
+    for t in tree.find_all(exp.DataType):
+        bad = sqltypes.bad_decimal_params(t) if t.is_type(D.DECIMAL) else []
+        if bad:
+            line = _line(t.parent) if t.parent is not None else None
+            found.append((line, f"{_sql(t)}: precision and scale must be integer literals, not {', '.join(bad)}"))
+    return found
 
 
 def _line(node: exp.Expr) -> int | None:

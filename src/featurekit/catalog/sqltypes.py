@@ -42,11 +42,16 @@ _INT_DIGITS = {D.Type.TINYINT: 3, D.Type.SMALLINT: 5, D.Type.INT: 10, D.Type.BIG
 
 
 def decimal_ps(t: exp.DataType | None) -> tuple[int, int] | None:
-    """(precision, scale) of a DECIMAL type, else None."""
-    if t is None or not t.is_type(D.Type.DECIMAL):
+    """(precision, scale) of a DECIMAL type, else None (also when they are not integer literals: lint names that)."""
+    if t is None or not t.is_type(D.Type.DECIMAL) or bad_decimal_params(t):
         return None
     params = [int(p.this.name) for p in t.expressions]
     return (params[0] if params else MAX_PRECISION), (params[1] if len(params) > 1 else 0)
+
+
+def bad_decimal_params(t: exp.DataType) -> list[str]:
+    """The precision and scale of a DECIMAL that are not integer literals (a bind, a name): Athena refuses them."""
+    return [p.sql("trino") for p in t.expressions if not (isinstance(p.this, exp.Literal) and p.this.is_int)]
 
 
 def decimal_type(precision: int, scale: int) -> exp.DataType:

@@ -209,7 +209,7 @@ def get(
     if on_invalid not in ("error", "null"):
         raise InputError("--on-invalid", f"{on_invalid!r} is not one of error, null")
     cat = load_catalog(catalog)
-    wanted = read_ids(ids, ids_from, ids_column, cat.entity(cat.view(view).entity))
+    wanted = read_ids(ids, ids_from, ids_column, cat.entity(cat.view(view).entity), check=on_invalid == "error")
     settings = {"cache_dir": cache_dir, "chunk_size": chunk_size, "max_concurrency": max_concurrency}
     if dry_run:
         with _store(cat, engine, data, **settings) as store:

@@ -8,6 +8,7 @@ caller gives (partition date ranges) are bound parameters, never written into th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,10 +200,8 @@ def glue_table_input(d: TableDefinition) -> dict[str, Any]:
 
 def register_in_glue(glue: Any, d: TableDefinition) -> str:
     """Create the database (if missing) and the table in the Glue Data Catalog; returns what was done."""
-    try:
+    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
         glue.create_database(DatabaseInput={"Name": d.database})
-    except glue.exceptions.AlreadyExistsException:
-        pass
     try:
         glue.create_table(DatabaseName=d.database, TableInput=glue_table_input(d))
         return "created"
