@@ -12,6 +12,7 @@ on the exact text an engine receives, just before it is first executed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable
@@ -133,7 +134,11 @@ def check(sql: str, dialect: str, allowed_tables: Iterable[str]) -> Refusal | No
 
 
 def _check_tables(tree: exp.Expr, read: str, allowed_tables: Iterable[str]) -> Refusal | None:
-    allowed = {_table_key(sqlglot.parse_one(t, read=read, into=exp.Table)) for t in allowed_tables}
+    allowed = set()
+    for name in allowed_tables:
+        # A declared name that does not parse (a broken declaration, reported where it is) can match nothing.
+        with contextlib.suppress(SqlglotError):
+            allowed.add(_table_key(sqlglot.parse_one(name, read=read, into=exp.Table)))
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):  # a table function: FROM read_text(...), FROM range(...)
