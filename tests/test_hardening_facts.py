@@ -320,6 +320,9 @@ def test_a_window_with_no_data_is_flagged(store: Any, cli: Any, sample_dir: Path
     tried("time: empty windows", 2)
     assert frame.provenance.no_data and [r["order_count"] for r in frame] == [0, 0]
     assert not store.get("customer_orders", ["C00042"], as_of=AS_OF, use_cache=False).provenance.no_data
+    # Customers with no orders in a window that holds data are inactive, not missing data: no flag.
+    quiet = store.get("customer_orders", ["C99998", "C99999"], as_of=AS_OF, use_cache=False)
+    assert [r["order_count"] for r in quiet] == [0, 0] and not quiet.provenance.no_data
     args = ("get", "customer_orders", "C00042", "--data", sample_dir, "--as-of", later.isoformat(), "--no-cache")
     code, _, err = cli(*args)
     assert code == 0 and err.count("warning: no data in the window of view customer_orders") == 1

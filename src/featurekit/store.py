@@ -139,6 +139,13 @@ class FeatureStore:
         scans = self._scan_estimates(query) if estimate else ()
         return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency, scans)
 
+    def _window_empty(self, query: RenderedQuery) -> bool:
+        """Whether the window matched no data file or partition at all (asked only when no query returned a row).
+
+        Where the engine cannot list what a query reads, no row for any ID is all there is to go by."""
+        scans = self._scan_estimates(query)
+        return not scans or all(scan.files == 0 for scan in scans)
+
     def _scan_estimates(self, query: RenderedQuery) -> tuple[ScanEstimate, ...]:
         """Per table, what `query` would read; empty when the engine cannot tell (no scan_estimate, no data_root)."""
         scan = getattr(self.engine, "scan_estimate", None)
@@ -344,8 +351,7 @@ class FeatureStore:
             # Views without :as_of_time filter by day: what they included ends with the as_of day.
             as_of_time=query.params.get("as_of_time", dt.datetime.combine(query.params["as_of"], dt.time.max)),
             ran_at=ran_at,
-            # Every query this lookup ran returned no row at all: the window matched no data for any ID asked.
-            no_data=bool(queries) and hits == 0 and all(q.rows == 0 for q in queries),
+            no_data=bool(queries) and hits == 0 and all(q.rows == 0 for q in queries) and self._window_empty(query),
             queries=tuple(queries),
             cache_hits=hits,
             elapsed_ms=(time.perf_counter() - start) * 1000,
