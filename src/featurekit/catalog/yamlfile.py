@@ -18,6 +18,9 @@ import yaml
 MAX_DECLARATION_BYTES = 256 * 1024
 #: Keys, values and list items in one file: building each costs time, so their number is bounded too.
 MAX_YAML_VALUES = 50_000
+#: Nested mappings and lists: a declaration needs a handful; refusing deeper on the event stream is
+#: immediate, where composing 20,000 levels would first cost seconds and then overflow the stack.
+MAX_YAML_DEPTH = 64
 #: libyaml when installed (PyYAML's wheels ship it); its parse is several times faster than pure Python.
 _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -82,18 +85,28 @@ def read_yaml(file: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
 
 
 def _check_events(text: str, breaks: list[int]) -> None:
-    values = 0
+    values = depth = 0
     try:
         for event in yaml.parse(text, Loader=_FAST_LOADER):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
                 line = bisect.bisect_left(breaks, mark.index) + 1 if mark else None
                 raise UnsafeYaml(line, "YAML aliases (*name) are not allowed in a declaration")
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise UnsafeYaml(None, "YAML nesting is too deep for a declaration")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
             if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 values += 1
                 if values > MAX_YAML_VALUES:
                     raise UnsafeYaml(None, f"more than {MAX_YAML_VALUES:,} YAML values in one declaration")
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        # libyaml stops at 1,000 levels before any event; PyYAML's own parser, which words the other errors,
+        # would take seconds to reach the same point.
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+            raise UnsafeYaml(None, "YAML nesting is too deep for a declaration") from None
         return  # a syntax error: composing reports it, in PyYAML's words and with its line
 
 
