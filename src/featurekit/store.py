@@ -11,12 +11,11 @@ It wires the stages together: catalog → render → engine → cache → typed 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Sized
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import pyarrow as pa
 
@@ -30,12 +29,14 @@ from .engines.duckdb import DuckDBEngine
 from .engines.estimate import WHERE_SETTINGS, DryRun, ScanEstimate, check_budget
 from .engines.registry import open_engine
 from .errors import ConfigError, FeaturekitError, NotFoundError
-from .llm.notes import Note, NoteCache, write_note
 from .llm.prompts import RenderedPrompt, render_prompt
 from .llm.providers import Provider, get_provider
 from .render import OnInvalid, RenderedQuery, Renderer, check_ids, parse_as_of
 from .report import ENV_QUERY_LOG, Lookup, QueryLog, WorkloadReport
 from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
+
+if TYPE_CHECKING:
+    from .llm.notes import Note, NoteCache
 
 
 class FeatureStore:
@@ -76,7 +77,9 @@ class FeatureStore:
         # One bucket per store: concurrent get_frame calls share Athena's StartQueryExecution budget.
         self._bucket: batch.TokenBucket | None = None
         # Notes are cached too (TTL 1 h): a model call costs tokens and seconds, a repeat lookup should not.
-        self.note_cache: NoteCache | None = NoteCache() if cache is not False else None
+        # The cache is made by the first note, so a process that only looks features up never loads that stage.
+        self.note_cache: NoteCache | None = None
+        self._cache_notes = cache is not False
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql, self.engine.adapt_sql)
         self.session_queries: list[QueryStats] = []
         self.session_lookups: list[Lookup] = []
@@ -314,7 +317,7 @@ class FeatureStore:
         if not ids_in_order:  # every ID was invalid (on_invalid="null"): nothing to ask the engine
             table = schema.empty_table()
         elif self.cache is not None and use_cache:
-            prefix = self._cache_prefix(query)
+            prefix = identity.cache_prefix(self.engine, query, [self.catalog.table(t) for t in query.tables])
 
             fetched: list[pa.Table] = []
 
@@ -381,16 +384,6 @@ class FeatureStore:
             max_query_bytes=getattr(self.engine, "max_query_bytes", None),
         )
 
-    def _cache_prefix(self, query: RenderedQuery) -> tuple[Hashable, ...]:
-        """Everything that decides a row besides the entity ID: the exact SQL this engine runs (qualified table
-        names included), the view's declaration (template version), where the engine reads and what is there now
-        (local files: names, sizes, times), and every bound value, `as_of` included. Computed once per lookup."""
-        params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
-        tables = [self.catalog.table(t) for t in query.tables]
-        decides = (query.template_version, query.sql, identity.where(self.engine, tables), params)
-        # One digest, not the nested tuple: a tuple's hash is not cached, and the key is hashed once per entity.
-        return (query.view, hashlib.sha256(repr(decides).encode()).hexdigest())
-
     def prompt(
         self,
         prompt: str,
@@ -432,6 +425,11 @@ class FeatureStore:
         strict (raise GroundingError).
         If the model call fails, LLMError is raised with `partial` holding the features and rendered prompt.
         """
+        from .llm.notes import NoteCache, write_note
+
+        if self.note_cache is None and self._cache_notes:
+            self.note_cache = NoteCache()
+
         with tracing.span("featurekit.note", {"featurekit.prompt": prompt}):
             with tracing.span("featurekit.prompt", {"featurekit.prompt": prompt}):
                 rendered = self.prompt(prompt, entity_id, as_of=as_of, params=params, use_cache=use_cache)

@@ -25,7 +25,7 @@ from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
 from .estimate import ScanEstimate, estimate_listing
-from .files import Files, Fingerprint, check_columns, find, scan
+from .files import Files, Fingerprint, check_columns, digest, find, scan
 
 ENV_DATA = "FEATUREKIT_DATA"
 DUCKDB_TYPES = {
@@ -49,6 +49,11 @@ LOCKDOWN = (
     "SET lock_configuration = true",
 )
 
+#: Where small JSON/CSV tables are kept in memory (see DuckDBEngine._snapshot); catalog SQL cannot name it.
+SNAPSHOTS = "featurekit_snapshots"
+#: JSON and CSV tables up to this many bytes of files are read once and kept in memory until a file changes.
+SNAPSHOT_MAX_BYTES = 64 * 2**20
+
 
 def _normal_type(name: str) -> str:
     return name.replace(" ", "").upper()
@@ -66,9 +71,11 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         allow: Iterable[str | os.PathLike[str]] = (),
+        snapshot_max_bytes: int = SNAPSHOT_MAX_BYTES,
     ) -> None:
         """`allow` names further folders the engine may read or write (e.g. an `optimize --out` folder);
-        the data root and each prepared table's location are allowed without asking."""
+        the data root and each prepared table's location are allowed without asking. JSON and CSV tables
+        whose files total at most `snapshot_max_bytes` are parsed once and kept in memory (0: never)."""
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
         self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}
@@ -85,6 +92,8 @@ class DuckDBEngine:
             self._root.execute("SET enable_progress_bar = false")
         # TIMESTAMPTZ values compare with naive binds (:as_of_time, UTC) and come back in the session zone: make it UTC.
         self._root.execute("SET TimeZone = 'UTC'")
+        self._root.execute(f"CREATE SCHEMA {SNAPSHOTS}")
+        self.snapshot_max_bytes = snapshot_max_bytes
         self.sa = sa.create_engine(
             "duckdb:///:memory:",
             creator=lambda: ConnectionWrapper(self._root.cursor()),
@@ -92,9 +101,10 @@ class DuckDBEngine:
             pool_size=8,
             max_overflow=16,
         )
-        # Per table: the fingerprint (name, size, mtime of each file) its view was built from; a new, changed
-        # or removed file makes the next prepare() list the files again.
+        # Per table: the fingerprint (see files.Fingerprint) its view was built from, and its digest; a new,
+        # changed or removed file makes the next prepare() list the files again.
         self._ready: dict[str, Fingerprint] = {}
+        self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -117,6 +127,13 @@ class DuckDBEngine:
                 "e.g. after `featurekit sample-data --out DIR`"
             )
         return self.data / path
+
+    def fingerprint(self, table: Table) -> str:
+        """A digest of the files `table` is read from, as the last prepare() found them (it checks them before
+        every query): the part of a cache key that changes when a file does."""
+        with self._lock:
+            known = self._digests.get(table.name)
+        return known if known is not None else digest(scan(table, self.location(table).resolve()))
 
     def view_sql(self, table: Table, files: Files | None = None) -> str:
         """CREATE VIEW over the table's files (listed, so hidden files stay out), every column typed as declared."""
@@ -210,11 +227,35 @@ class DuckDBEngine:
                     except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
                         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                         raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SNAPSHOTS}.{quote(table.name)}")
                 if not self._locked:
                     for statement in LOCKDOWN:
                         conn.exec_driver_sql(statement)
                     self._locked = True
+            for table, files in todo:
+                self._snapshot(table, files)
             self._ready.update((t.name, f.fingerprint) for t, f in todo)
+            self._digests.update((t.name, digest(f.fingerprint)) for t, f in todo)
+
+    def _snapshot(self, table: Table, files: Files) -> None:
+        """Keep a small JSON/CSV table in memory: parsing many small text files costs more than the query.
+
+        The snapshot is the typed view's rows, so every query over it answers as the files would; it is
+        rebuilt when prepare() sees a file change. If any value anywhere in the files fails to parse, there is
+        no snapshot and the view keeps reading the files, so that the error surfaces only in a query whose
+        window reaches that value, as on Athena. Parquet is not snapshotted: DuckDB prunes its files and row
+        groups, which a snapshot would undo.
+        """
+        size = sum(entry[1] for entry in files.fingerprint)
+        if files.format == "parquet" or size > self.snapshot_max_bytes:
+            return
+        name = quote(table.name)
+        try:
+            with self.sa.begin() as conn:
+                conn.exec_driver_sql(f"CREATE TABLE {SNAPSHOTS}.{name} AS SELECT * FROM {name}")
+                conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {SNAPSHOTS}.{name}")
+        except sa.exc.DBAPIError:
+            return  # the view over the files stays; a query that reaches the bad value reports it
 
     def execute(self, query: RenderedQuery) -> tuple[pa.Table, QueryStats]:
         start = time.perf_counter()
@@ -235,7 +276,7 @@ class DuckDBEngine:
         place = self.location(table).resolve()
         files = self._files(table)
         root = place if place.is_dir() else place.parent
-        sizes = {name: size for name, size, _ in files.fingerprint}  # every visible file; paths are the table's
+        sizes = {entry[0]: entry[1] for entry in files.fingerprint}  # every visible file; paths are the table's
         listing = [(str(path.relative_to(root)), sizes[str(path)]) for path in files.paths]
         return estimate_listing(table, listing, query.sql, self.dialect, query.params, files.format)
 

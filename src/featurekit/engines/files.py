@@ -9,6 +9,7 @@ one (or, under `on_schema_mismatch: warn`, one warning counting such files).
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -32,24 +33,31 @@ class Files:
 
     format: str
     paths: tuple[Path, ...]
-    fingerprint: tuple[tuple[str, int, int], ...]
+    fingerprint: Fingerprint
 
 
-Fingerprint = tuple[tuple[str, int, int], ...]
+#: (path, size, mtime, ctime, inode) of each visible file: a file rewritten with the same size and mtime (a copy
+#: that keeps times, `touch -d`) still changes its ctime or inode.
+Fingerprint = tuple[tuple[str, int, int, int, int], ...]
 
 
 def scan(table: Table, place: Path) -> Fingerprint:
-    """(path, size, mtime) of every visible file at `place` (a folder or one file): cheap enough to run before
-    every query, so a new, changed or removed file is seen by the next one."""
+    """The Fingerprint of every visible file at `place` (a folder or one file), one `stat` each and no reads:
+    cheap enough to run before every query, so a new, changed or removed file is seen by the next one."""
     if place.is_file():
         st = place.stat()
-        return ((str(place), st.st_size, st.st_mtime_ns),)
+        return ((str(place), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),)
     if not place.is_dir():
         raise DataError(f"table {table.name!r}: data folder {place} does not exist")
     return tuple(sorted(_walk(str(place))))
 
 
-def _walk(folder: str) -> Iterator[tuple[str, int, int]]:
+def digest(scanned: Fingerprint) -> str:
+    """A short digest of a Fingerprint, for cache keys (identity.cache_prefix)."""
+    return hashlib.sha256(repr(scanned).encode()).hexdigest()[:32]
+
+
+def _walk(folder: str) -> Iterator[tuple[str, int, int, int, int]]:
     # os.scandir with strings: DirEntry caches the type and stat, several times faster than Path.rglob.
     with os.scandir(folder) as it:
         for entry in it:
@@ -59,12 +67,12 @@ def _walk(folder: str) -> Iterator[tuple[str, int, int]]:
                 yield from _walk(entry.path)
             elif entry.is_file():
                 st = entry.stat()
-                yield entry.path, st.st_size, st.st_mtime_ns
+                yield entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def find(table: Table, place: Path, scanned: Fingerprint) -> Files:
     """The files `table` reads from `scan()`'s list: format resolved from `auto`, partition folders checked."""
-    candidates = [Path(name) for name, _, _ in scanned]
+    candidates = [Path(entry[0]) for entry in scanned]
     fmt: str = table.format
     if fmt == "auto":
         found = {f for f, suffixes in SUFFIXES.items() if any(p.name.endswith(suffixes) for p in candidates)}

@@ -3,23 +3,23 @@
 Two engines running the same SQL answer differently when they point at different data: another
 `--data` folder, another Athena database or workgroup, another Trino host. And the same folder
 answers differently once its files change. `where()` names all of it, so the feature cache
-(FeatureStore._cache_prefix) never answers one dataset's lookup with another's rows.
+(cache_prefix) never answers one dataset's lookup with another's rows.
 
-Local files are fingerprinted by name, size, mtime, ctime and inode (one `stat` per file, no reads):
-rewriting, replacing, adding or removing any file of a table changes the key of exactly the
-entries whose views read that table. Remote data (S3 behind Athena/Trino) is not listed: those
-entries live until the cache TTL ends.
+Local files are fingerprinted by name, size, mtime, ctime and inode (one `stat` per file, no reads;
+the engine's own check before each query, files.scan, so a lookup lists the files once): rewriting,
+replacing, adding or removing any file of a table changes the key of exactly the entries whose views
+read that table. Hidden files (`_x`, `.x`), which no query reads, are not part of it. Remote data
+(S3 behind Athena/Trino) is not listed: those entries live until the cache TTL ends.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from ..catalog.declarations import Table
+from ..render import RenderedQuery
 
 #: What a feature cache entry's key is made of (shown by `featurekit cache stats`); any change is another key.
 KEY_PARTS = (
@@ -59,33 +59,15 @@ def where(engine: Any, tables: Iterable[Table]) -> tuple[tuple[str, str], ...]:
     if locate is not None:
         named.append(("data", str(getattr(engine, "data", None))))
         for table in sorted(set(tables), key=lambda t: t.name):
-            path = Path(locate(table))
-            named.append((f"table {table.name}", f"{path} {fingerprint(path)}"))
+            named.append((f"table {table.name}", f"{locate(table)} {engine.fingerprint(table)}"))
     return tuple(named)
 
 
-def fingerprint(path: Path) -> str:
-    """A digest of the names, sizes and times of every file under `path` (or of `path` itself, a file)."""
-    digest = hashlib.sha256()
-    for name, st in sorted(_stat_all(path)):
-        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
-    return digest.hexdigest()[:32]
-
-
-def _stat_all(path: Path) -> Iterable[tuple[str, os.stat_result]]:
-    try:
-        if not path.is_dir():
-            yield path.name, path.stat()
-            return
-    except FileNotFoundError:
-        return  # a missing path is its own state; reading it fails with a DataError elsewhere
-    stack = [(str(path), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = prefix + entry.name
-                if entry.is_dir(follow_symlinks=True):
-                    stack.append((entry.path, name + "/"))
-                else:
-                    yield name, entry.stat(follow_symlinks=True)
+def cache_prefix(engine: Any, query: RenderedQuery, tables: Iterable[Table]) -> tuple[Hashable, ...]:
+    """Everything that decides a row besides the entity ID: the exact SQL this engine runs (qualified table
+    names included), the view's declaration (template version), where the engine reads and what is there now
+    (`where`), and every bound value, `as_of` included. Computed once per lookup."""
+    params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
+    decides = (query.template_version, query.sql, where(engine, tables), params)
+    # One digest, not the nested tuple: a tuple's hash is not cached, and the key is hashed once per entity.
+    return (query.view, hashlib.sha256(repr(decides).encode()).hexdigest())

@@ -1,0 +1,106 @@
+"""Small JSON/CSV tables are parsed once and kept in memory: same answers, re-read when any file changes,
+and no snapshot (the view keeps reading the files) when a value anywhere fails to parse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import featurekit
+from featurekit.engines.duckdb import SNAPSHOTS, DuckDBEngine
+from featurekit.errors import QueryError
+from featurekit.sample import write_sample
+
+from .conftest import AS_OF
+
+ALL = [f"C{i:05d}" for i in range(1, 61)]
+
+
+def snapshotted(store: featurekit.FeatureStore, table: str) -> bool:
+    engine = store.engine
+    assert isinstance(engine, DuckDBEngine)
+    with engine.sa.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", (SNAPSHOTS, table)
+        ).scalar()
+    return bool(found)
+
+
+def as_csv(data: Path) -> featurekit.Catalog:
+    """The sample's orders rewritten as CSV files, and the shipped catalog with `orders` declared as CSV."""
+    for path in (data / "orders").rglob("*.json"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        with path.with_suffix(".csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows({k: str(v).lower() if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
+        path.unlink()
+    catalog = featurekit.load()
+    return replace(catalog, tables={**catalog.tables, "orders": replace(catalog.tables["orders"], format="csv")})
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_snapshot_answers_exactly_as_the_files_do(tmp_path: Path, fmt: str) -> None:
+    write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
+    catalog = as_csv(tmp_path) if fmt == "csv" else featurekit.load()
+    with (
+        featurekit.FeatureStore(catalog, data=tmp_path, cache=False) as fast,
+        featurekit.FeatureStore(catalog, data=tmp_path, cache=False, snapshot_max_bytes=0) as files,
+    ):
+        for view in catalog.views.values():
+            if view.entity != "customer":
+                continue
+            for lookback in (7, 90, 365):
+                params = {"lookback_days": lookback} if any(p.name == "lookback_days" for p in view.parameters) else {}
+                got = fast.get(view.name, ALL, as_of=AS_OF, params=params).to_dicts()
+                assert got == files.get(view.name, ALL, as_of=AS_OF, params=params).to_dicts()
+        assert snapshotted(fast, "orders") and not snapshotted(files, "orders")
+        assert fast.get("customer_orders", "C00042", as_of=AS_OF)["order_count"] > 0
+
+
+def test_parquet_and_large_tables_are_read_from_their_files(tmp_path: Path) -> None:
+    write_sample(tmp_path / "pq", customers=20, orders=50, as_of=AS_OF, fmt="parquet")
+    with featurekit.FeatureStore(data=tmp_path / "pq", cache=False) as store:
+        store.get("customer_orders", "C00001", as_of=AS_OF)
+        assert not snapshotted(store, "orders")  # DuckDB prunes Parquet files and row groups itself
+    write_sample(tmp_path / "js", customers=20, orders=50, as_of=AS_OF)
+    size = sum(p.stat().st_size for p in (tmp_path / "js" / "orders").rglob("*.json"))
+    with featurekit.FeatureStore(data=tmp_path / "js", cache=False, snapshot_max_bytes=size - 1) as store:
+        store.get("customer_orders", "C00001", as_of=AS_OF)
+        assert not snapshotted(store, "orders")
+
+
+def test_a_file_rewritten_with_the_same_size_and_mtime_is_seen(tmp_path: Path) -> None:
+    """A copy that keeps times (rsync -t, cp -p) can leave size and mtime as they were: ctime still moves."""
+    write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
+    file = next(p for p in sorted((tmp_path / "orders").rglob("*.json")) if "C00042" in p.read_text())
+    with featurekit.FeatureStore(data=tmp_path) as store:
+        before = store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": 365})
+        text, st = file.read_text(), file.stat()
+        # Same length, other customer: C00042's orders in this file now belong to C00043.
+        file.write_text(text.replace('"C00042"', '"C00043"'))
+        os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert file.stat().st_size == st.st_size and file.stat().st_mtime_ns == st.st_mtime_ns
+        after = store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": 365})
+    assert after.provenance.cache_hits == 0 and after.provenance.queries_run == 1
+    assert after["order_count"] == before["order_count"] - text.count('"C00042"')
+
+
+def test_a_bad_value_outside_the_window_still_fails_only_the_queries_that_reach_it(tmp_path: Path) -> None:
+    write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
+    old = tmp_path / "orders" / "dt=2020-01-01"
+    old.mkdir()
+    row = {"order_id": "O-bad", "customer_id": "C00042", "order_date": "2020-01-01", "category": "books"}
+    (old / "part-0.json").write_text(json.dumps({**row, "amount": "twelve", "refunded": False}) + "\n")
+    with featurekit.FeatureStore(data=tmp_path, cache=False) as store:
+        got = store.get("customer_orders", ALL, as_of=AS_OF)  # a 90-day window never reaches 2020
+        assert not snapshotted(store, "orders")  # so the view reads the files, and only in the window
+        with featurekit.FeatureStore(data=tmp_path, cache=False, snapshot_max_bytes=0) as files:
+            assert got.to_dicts() == files.get("customer_orders", ALL, as_of=AS_OF).to_dicts()
+        with pytest.raises(QueryError, match="twelve"):
+            store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": 3650})
