@@ -1,11 +1,13 @@
-"""Small JSON/CSV tables are parsed once and kept in memory: same answers, re-read when any file changes,
-and no snapshot (the view keeps reading the files) when a value anywhere fails to parse."""
+"""How the embedded engine follows its files: a change is seen by the next lookup (or, when asked, within
+`file_check_interval`); small JSON/CSV tables are parsed once and kept in memory with the same answers,
+and there is no snapshot (the view keeps reading the files) when a value anywhere fails to parse."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -104,3 +106,18 @@ def test_a_bad_value_outside_the_window_still_fails_only_the_queries_that_reach_
             assert got.to_dicts() == files.get("customer_orders", ALL, as_of=AS_OF).to_dicts()
         with pytest.raises(QueryError, match="twelve"):
             store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": 3650})
+
+
+def test_a_file_check_interval_trusts_the_last_check_for_that_long_and_no_longer(tmp_path: Path) -> None:
+    write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
+    day = tmp_path / "orders" / f"dt={AS_OF.isoformat()}"
+    row = {"order_id": "O-new", "customer_id": "C00042", "order_date": AS_OF.isoformat(), "category": "books"}
+    with featurekit.FeatureStore(data=tmp_path, file_check_interval=0.5) as store:
+        before = store.get("customer_orders", "C00042", as_of=AS_OF)
+        (day / "part-9.json").write_text(json.dumps({**row, "amount": 1.0, "refunded": False}) + "\n")
+        trusted = store.get("customer_orders", "C00042", as_of=AS_OF)
+        time.sleep(0.6)
+        after = store.get("customer_orders", "C00042", as_of=AS_OF)
+    # Within the interval the last check stands: the cache answers as the files were (documented).
+    assert trusted.provenance.cache_hits == 1 and trusted["order_count"] == before["order_count"]
+    assert after.provenance.cache_hits == 0 and after["order_count"] == before["order_count"] + 1

@@ -76,11 +76,8 @@ def register(app: typer.Typer) -> None:
         elif engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data)
-            try:
+            with DuckDBEngine(data) as duck:
                 sql = duck.view_sql(decl)
-            finally:
-                duck.close()
         else:
             raise NotFoundError("engine for ddl", engine, ("athena", "duckdb"))
         if format == "table":
@@ -153,12 +150,9 @@ def register(app: typer.Typer) -> None:
         if engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data, allow=[out_dir] if out_dir else ())
-            try:
+            with DuckDBEngine(data, allow=[out_dir] if out_dir else ()) as duck:
                 folder = out_dir or (duck.location(decl).parent / target)
                 written = ddl_mod.optimize_duckdb(duck, decl, folder, codec)
-            finally:
-                duck.close()
             out.print(f"-- wrote {written}; declare it as tables/{target}.yaml:", markup=False)
             out.print(
                 ddl_mod.parquet_declaration(decl, written.name if written.parent == duck.data else str(written)),

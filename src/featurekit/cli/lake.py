@@ -93,12 +93,9 @@ def register(app: typer.Typer) -> None:
         if engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data)
-            try:
+            with DuckDBEngine(data) as duck:
                 folder = out_dir or (duck.location(decl).parent / ddl_mod.parquet_name(decl))
                 result = load_mod.load_local(duck, decl, folder, start, end, codec)
-            finally:
-                duck.close()
         elif engine == "athena":
             from ..engines.athena import AthenaEngine
 
@@ -132,11 +129,8 @@ def register(app: typer.Typer) -> None:
         if engine == "duckdb":
             from ..engines.duckdb import DuckDBEngine
 
-            duck = DuckDBEngine(data)
-            try:
+            with DuckDBEngine(data) as duck:
                 folder = duck.location(decl)
-            finally:
-                duck.close()
             if not folder.exists():
                 raise InputError("table", f"{table!r}: {folder} does not exist")
             result = health.diagnose(table, str(folder), health.local_files(folder))

@@ -6,6 +6,7 @@ The interface every engine keeps (`Engine`, `QueryStats`) lives in base.py.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -72,10 +73,15 @@ class DuckDBEngine:
         threads: int | None = None,
         allow: Iterable[str | os.PathLike[str]] = (),
         snapshot_max_bytes: int = SNAPSHOT_MAX_BYTES,
+        file_check_interval: float = 0.0,
     ) -> None:
         """`allow` names further folders the engine may read or write (e.g. an `optimize --out` folder);
         the data root and each prepared table's location are allowed without asking. JSON and CSV tables
-        whose files total at most `snapshot_max_bytes` are parsed once and kept in memory (0: never)."""
+        whose files total at most `snapshot_max_bytes` are parsed once and kept in memory (0: never).
+
+        Before every query the engine stats each file of the tables it reads, so a changed file is seen
+        at once (and is another cache key). `file_check_interval` > 0 trusts a check for that many seconds:
+        cache hits then cost no `stat`, and answers may be that long behind a file change."""
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
         self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}
@@ -93,7 +99,7 @@ class DuckDBEngine:
         # TIMESTAMPTZ values compare with naive binds (:as_of_time, UTC) and come back in the session zone: make it UTC.
         self._root.execute("SET TimeZone = 'UTC'")
         self._root.execute(f"CREATE SCHEMA {SNAPSHOTS}")
-        self.snapshot_max_bytes = snapshot_max_bytes
+        self.snapshot_max_bytes, self.file_check_interval = snapshot_max_bytes, file_check_interval
         self.sa = sa.create_engine(
             "duckdb:///:memory:",
             creator=lambda: ConnectionWrapper(self._root.cursor()),
@@ -105,6 +111,7 @@ class DuckDBEngine:
         # changed or removed file makes the next prepare() list the files again.
         self._ready: dict[str, Fingerprint] = {}
         self._digests: dict[str, str] = {}
+        self._checked: dict[str, float] = {}  # when each table's files were last found as _ready says
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -197,45 +204,54 @@ class DuckDBEngine:
         """Create (or refresh, when its files changed) the view of each table; the first call then locks
         DuckDB to the allowed folders."""
         with self._lock:
+            now = time.monotonic()
             todo: list[tuple[Table, Files]] = []
+            checked: list[str] = []
             for table in tables:
+                if now - self._checked.get(table.name, -math.inf) < self.file_check_interval:
+                    continue
                 scanned = scan(table, self.location(table).resolve())
+                checked.append(table.name)
                 if self._ready.get(table.name) != scanned:
                     todo.append((table, self._files(table, scanned)))
-            if not todo:
-                return
-            places = {t.name: self.location(t).resolve() for t, _ in todo}
-            if self._locked:
-                for name, place in places.items():
-                    if not any(place.is_relative_to(a) for a in self._allowed):
-                        raise DataError(
-                            f"table {name!r}: {place} is outside the folders this engine is locked to "
-                            f"({', '.join(sorted(map(str, self._allowed)))}); use a data root that holds every table"
-                        )
-            else:
-                self._allowed.update(places.values())
-            # DDL is committed on its own, so a later failing query cannot roll the views back.
-            with self.sa.begin() as conn:
-                if not self._locked:  # a table declared as one file allows that file, not its siblings
-                    for setting, keep in (("allowed_directories", Path.is_dir), ("allowed_paths", Path.is_file)):
-                        listed = ", ".join(sql_string(str(a)) for a in sorted(self._allowed) if keep(a))
-                        conn.exec_driver_sql(f"SET {setting} = [{listed}]")
-                for table, files in todo:
-                    try:
-                        check_columns(table, files, lambda paths: self._json_keys(conn, paths))
-                        conn.exec_driver_sql(self.view_sql(table, files))
-                    except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
-                        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-                        raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
-                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SNAPSHOTS}.{quote(table.name)}")
-                if not self._locked:
-                    for statement in LOCKDOWN:
-                        conn.exec_driver_sql(statement)
-                    self._locked = True
+            if todo:
+                self._refresh(todo)
+            self._checked.update(dict.fromkeys(checked, now))
+
+    def _refresh(self, todo: list[tuple[Table, Files]]) -> None:
+        """(Re)create the views of `todo`, lock DuckDB down after the first, and snapshot the small ones."""
+        places = {t.name: self.location(t).resolve() for t, _ in todo}
+        if self._locked:
+            for name, place in places.items():
+                if not any(place.is_relative_to(a) for a in self._allowed):
+                    raise DataError(
+                        f"table {name!r}: {place} is outside the folders this engine is locked to "
+                        f"({', '.join(sorted(map(str, self._allowed)))}); use a data root that holds every table"
+                    )
+        else:
+            self._allowed.update(places.values())
+        # DDL is committed on its own, so a later failing query cannot roll the views back.
+        with self.sa.begin() as conn:
+            if not self._locked:  # a table declared as one file allows that file, not its siblings
+                for setting, keep in (("allowed_directories", Path.is_dir), ("allowed_paths", Path.is_file)):
+                    listed = ", ".join(sql_string(str(a)) for a in sorted(self._allowed) if keep(a))
+                    conn.exec_driver_sql(f"SET {setting} = [{listed}]")
             for table, files in todo:
-                self._snapshot(table, files)
-            self._ready.update((t.name, f.fingerprint) for t, f in todo)
-            self._digests.update((t.name, digest(f.fingerprint)) for t, f in todo)
+                try:
+                    check_columns(table, files, lambda paths: self._json_keys(conn, paths))
+                    conn.exec_driver_sql(self.view_sql(table, files))
+                except sa.exc.DBAPIError as exc:  # DuckDB reads a file's schema here: a corrupt one fails
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    raise DataError(f"table {table.name!r}: cannot read its files: {reason}") from None
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SNAPSHOTS}.{quote(table.name)}")
+            if not self._locked:
+                for statement in LOCKDOWN:
+                    conn.exec_driver_sql(statement)
+                self._locked = True
+        for table, files in todo:
+            self._snapshot(table, files)
+        self._ready.update((t.name, f.fingerprint) for t, f in todo)
+        self._digests.update((t.name, digest(f.fingerprint)) for t, f in todo)
 
     def _snapshot(self, table: Table, files: Files) -> None:
         """Keep a small JSON/CSV table in memory: parsing many small text files costs more than the query.
@@ -283,3 +299,9 @@ class DuckDBEngine:
     def close(self) -> None:
         self.sa.dispose()
         self._root.close()
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
