@@ -194,7 +194,8 @@ CASES: list[tuple[str, Callable[[Path, Path], None], str]] = [
     ("deep-flow-nesting", file("tables/deep.yaml", "name: " + "[" * 20_000 + "]" * 20_000 + "\n"),
      "tables/deep.yaml: YAML nesting is too deep for a declaration"),
     # Under libyaml's own limit of 1,000 levels: refused on the event stream before a node is built.
-    ("deep-block-nesting", file("tables/deeper.yaml", "".join(f"{'  ' * i}k{i}:\n" for i in range(200)) + "  " * 200 + "x\n"),
+    ("deep-block-nesting",
+     file("tables/deeper.yaml", "".join(f"{'  ' * i}k{i}:\n" for i in range(200)) + "  " * 200 + "x\n"),
      "tables/deeper.yaml: YAML nesting is too deep for a declaration"),
     # -- entity patterns cannot backtrack forever --------------------------------------------------
     *(
