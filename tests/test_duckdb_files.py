@@ -10,12 +10,13 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import featurekit
 from featurekit.engines.duckdb import SNAPSHOTS, DuckDBEngine
-from featurekit.errors import QueryError
+from featurekit.errors import InputError, QueryError
 from featurekit.sample import write_sample
 
 from .conftest import AS_OF
@@ -121,3 +122,21 @@ def test_a_file_check_interval_trusts_the_last_check_for_that_long_and_no_longer
     # Within the interval the last check stands: the cache answers as the files were (documented).
     assert trusted.provenance.cache_hits == 1 and trusted["order_count"] == before["order_count"]
     assert after.provenance.cache_hits == 0 and after["order_count"] == before["order_count"] + 1
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf")])
+def test_a_file_check_interval_must_be_seconds(value: float, tmp_path: Path, cli: Any) -> None:
+    with pytest.raises(InputError, match=r"^file_check_interval: must be a number of seconds >= 0"):
+        DuckDBEngine(tmp_path, file_check_interval=value)
+    code, out, err = cli("serve", "--data", tmp_path, "--file-check-interval", str(value))
+    assert code != 0 and out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "check" in lines[0], lines
+
+
+def test_serve_passes_its_file_check_interval_to_the_engine(tmp_path: Path) -> None:
+    from featurekit.serve.runtime import ServeSettings, open_store
+
+    write_sample(tmp_path, customers=5, orders=20, as_of=AS_OF)
+    with open_store(ServeSettings(data=str(tmp_path), file_check_interval=30.0)) as store:
+        assert isinstance(store.engine, DuckDBEngine) and store.engine.file_check_interval == 30.0

@@ -50,6 +50,14 @@ def register(app: typer.Typer) -> None:
         catalog: CatalogOpt = None,
         data: DataOpt = None,
         no_mcp: Annotated[bool, typer.Option("--no-mcp", help="Do not mount the MCP endpoint at /mcp.")] = False,
+        file_check_interval: Annotated[
+            float,
+            typer.Option(
+                "--file-check-interval",
+                min=0,
+                help="duckdb: trust the last check of the data files for this many seconds (0: every lookup).",
+            ),
+        ] = 0.0,
     ) -> None:
         """Serve the catalog's views over HTTP (and MCP at /mcp): JSON or Arrow, metrics, tokens, limits."""
         _need_serve_extra()
@@ -68,6 +76,7 @@ def register(app: typer.Typer) -> None:
             tokens_file=str(tokens_file) if tokens_file else None,
             mcp=not no_mcp,
             limits=Limits(max_ids, max_body, timeout, concurrency),
+            file_check_interval=file_check_interval,
         )
         build_app(settings)  # fail here, in one line, rather than in every worker
         os.environ[ENV_SETTINGS] = settings.to_env()

@@ -21,7 +21,7 @@ from duckdb_engine import ConnectionWrapper
 from sqlalchemy.pool import QueuePool
 
 from ..catalog.declarations import Table
-from ..errors import DataError, QueryError
+from ..errors import DataError, InputError, QueryError
 from ..render import RenderedQuery
 from . import adapt
 from .base import QueryStats, quote, sql_string
@@ -82,6 +82,8 @@ class DuckDBEngine:
         Before every query the engine stats each file of the tables it reads, so a changed file is seen
         at once (and is another cache key). `file_check_interval` > 0 trusts a check for that many seconds:
         cache hits then cost no `stat`, and answers may be that long behind a file change."""
+        if not 0 <= file_check_interval < math.inf:  # NaN fails too
+            raise InputError("file_check_interval", f"must be a number of seconds >= 0, got {file_check_interval!r}")
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
         self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}

@@ -32,6 +32,7 @@ class ServeSettings:
     provider: str = "offline"
     mcp: bool = True
     limits: Limits = field(default_factory=Limits)
+    file_check_interval: float = 0.0
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -52,8 +53,11 @@ def open_store(settings: ServeSettings) -> FeatureStore:
         from ..cache_redis import RedisTier
 
         cache = FeatureCache(ttl=settings.cache_ttl, tier=RedisTier(settings.redis))
-    data = settings.data if settings.engine == "duckdb" else None
-    return FeatureStore(settings.catalog, engine=settings.engine, data=data, cache=cache)
+    if settings.engine != "duckdb":
+        return FeatureStore(settings.catalog, engine=settings.engine, cache=cache)
+    return FeatureStore(
+        settings.catalog, data=settings.data, cache=cache, file_check_interval=settings.file_check_interval
+    )
 
 
 def build_app(settings: ServeSettings) -> Any:
