@@ -223,6 +223,23 @@ def test_shipped_entity_pattern_rejects_look_alikes(shipped: Any, ids: list[str]
         assert row["total_spend"] == pytest.approx(expected["total_spend"] if expected else 0.0)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ids=st.lists(customer_ids | st.sampled_from([b"C00042", None, 42, True, "C" + "0" * 300]), min_size=1))
+def test_the_bulk_id_check_agrees_with_the_per_id_check(shipped: Any, ids: list[Any]) -> None:
+    """A batch whose IDs are all valid skips the per-ID loop; any other batch must be judged as that loop would."""
+    from featurekit import render
+
+    tried("injection: bulk vs per-ID entity checks")
+    entity = shipped[0].catalog.entity("customer")
+    ids = ids * (64 // len(ids) + 1)  # a batch large enough for the bulk path, duplicates included
+    bulk = render.check_ids(entity, ids, "null")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(render, "_all_valid_strings", lambda entity, given: False)
+        per_id = render.check_ids(entity, ids, "null")
+    assert (bulk.requested, bulk.unique, dict(bulk.invalid)) == (per_id.requested, per_id.unique, dict(per_id.invalid))
+    assert render._all_valid_strings(entity, ids) == (not per_id.invalid)
+
+
 # -- Athena -------------------------------------------------------------------------------------
 
 COUNTS = ("n", "n_label", "n_score", "n_day", "n_flag", "n_qty")

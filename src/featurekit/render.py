@@ -75,10 +75,12 @@ class RenderedQuery:
     def bind_values(self) -> dict[str, Any]:
         """The values to execute `statement()` with (a list bind gets a list, which DuckDB binds as LIST).
 
-        The IDs go in sorted: Athena's result reuse needs byte-identical text, and `IN ('a', 'b')` is another
-        query than `IN ('b', 'a')`. Results are matched to IDs by key, so callers still get their own order.
+        For Athena and Trino the IDs go in sorted: the driver writes them into the query text, result reuse needs
+        byte-identical text, and `IN ('a', 'b')` is another query than `IN ('b', 'a')`. DuckDB binds them as
+        values, so there they go as given (sorting a million IDs took 0.4 s). Results are matched to IDs by key.
         """
-        return {**self.params, "entity_ids": sorted(self.params["entity_ids"])}
+        ids = self.params["entity_ids"]
+        return {**self.params, "entity_ids": list(ids) if self.dialect == "duckdb" else sorted(ids)}
 
     def with_ids(self, ids: Iterable[Any]) -> RenderedQuery:
         """The same query for other IDs (already validated), e.g. one chunk of a batch."""
@@ -195,6 +197,9 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
     given = list(ids)
     if not given:
         raise InputError(f"{entity.name} id", "no IDs given")
+    # The common case in bulk; below ~64 IDs the fixed cost of a few Arrow calls is more than the loop's.
+    if entity.key_type == "string" and len(given) >= 64 and _all_valid_strings(entity, given):
+        return CheckedIds(tuple(given), tuple(dict.fromkeys(given)))
     if entity.key_type == "int":
         # A decimal digit string from a file or the CLI is an int ID; ASCII only, as Athena's `[0-9]` means.
         values = [int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else v for v in given]
@@ -223,6 +228,23 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
 def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
     """Check every ID against the entity's pattern; the distinct IDs, first occurrence first."""
     return check_ids(entity, ids).unique
+
+
+def _all_valid_strings(entity: Entity, given: list[Any]) -> bool:
+    """Whether every ID is a `str` no longer than `max_length` that matches the pattern, in a few Arrow passes
+    and no Python work per ID; False sends the batch to the per-ID path, which says what is wrong with which."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if set(map(type, given)) != {str}:  # Arrow would take bytes and None as strings too
+        return False
+    try:
+        texts = pa.array(given, pa.string())
+        if pc.max(pc.utf8_length(texts)).as_py() > entity.max_length:
+            return False
+        return bool(pc.all(pc.match_substring_regex(texts, pattern=f"^(?:{entity.pattern})$")).as_py())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):  # see _fullmatch_all
+        return False
 
 
 def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
