@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from featurekit.llm.grounding import Facts, check_facts
@@ -46,6 +46,8 @@ def test_money_in_any_format_is_grounded_and_another_amount_is_not() -> None:
         written = fmt(value)
         assert check_facts(f"They spent {written} in all.", facts).ok, written
         other = fmt(value + shift)
+        # Rounded to whole dollars, 289.50 and 290.50 both print "$290" (half to even): that is not another amount.
+        assume(other != written)
         assert check_facts(f"They spent {other} in all.", facts).ungrounded_texts, other
         # A count is never money, whatever its digits.
         if abs(value - 3) > Decimal("0.005"):
