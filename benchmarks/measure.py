@@ -137,7 +137,7 @@ def bench_scaling(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[st
 def files_checked(store: featurekit.FeatureStore) -> int:
     """How many files a lookup stats to see whether its tables changed (every file of the tables prepared)."""
     assert isinstance(store.engine, DuckDBEngine)
-    return sum(len(listed) for listed in store.engine._ready.values())
+    return sum(len(ready[1]) for ready in store.engine._ready.values())
 
 
 def bench_cache(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[str, Any]:

@@ -84,6 +84,8 @@ class DuckDBEngine:
         cache hits then cost no `stat`, and answers may be that long behind a file change."""
         if not 0 <= file_check_interval < math.inf:  # NaN fails too
             raise InputError("file_check_interval", f"must be a number of seconds >= 0, got {file_check_interval!r}")
+        if not isinstance(snapshot_max_bytes, int) or isinstance(snapshot_max_bytes, bool) or snapshot_max_bytes < 0:
+            raise InputError("snapshot_max_bytes", f"must be a whole number of bytes >= 0, got {snapshot_max_bytes!r}")
         chosen = data or os.environ.get(ENV_DATA)
         self.data = Path(chosen).expanduser().resolve() if chosen else None
         self._allowed: set[Path] = {Path(a).expanduser().resolve() for a in allow}
@@ -109,11 +111,11 @@ class DuckDBEngine:
             pool_size=8,
             max_overflow=16,
         )
-        # Per table: the fingerprint (see files.Fingerprint) its view was built from, and its digest; a new,
-        # changed or removed file makes the next prepare() list the files again.
-        self._ready: dict[str, Fingerprint] = {}
-        self._digests: dict[str, str] = {}
-        self._checked: dict[str, float] = {}  # when each table's files were last found as _ready says
+        # Per view name: the declaration and the files (see files.Fingerprint) it was built from, and their
+        # digest. A new, changed or removed file, or another declaration of the same name (another catalog
+        # sharing this engine), makes the next prepare() build it again.
+        self._ready: dict[str, tuple[Table, Fingerprint, str]] = {}
+        self._checked: dict[str, tuple[Table, float]] = {}  # when that declaration's files were last checked
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -141,8 +143,10 @@ class DuckDBEngine:
         """A digest of the files `table` is read from, as the last prepare() found them (it checks them before
         every query): the part of a cache key that changes when a file does."""
         with self._lock:
-            known = self._digests.get(table.name)
-        return known if known is not None else digest(scan(table, self.location(table).resolve()))
+            ready = self._ready.get(table.name)
+        if ready is not None and ready[0] == table:
+            return ready[2]
+        return digest(scan(table, self.location(table).resolve()), table)
 
     def view_sql(self, table: Table, files: Files | None = None) -> str:
         """CREATE VIEW over the table's files (listed, so hidden files stay out), every column typed as declared."""
@@ -158,7 +162,9 @@ class DuckDBEngine:
         if files.format == "json":
             source = f"read_json({listed}, format = 'newline_delimited', columns = {columns}{hive})"
         elif files.format == "csv":
-            source = f"read_csv({listed}, header = true, columns = {columns}{hive})"
+            # Each file sniffed on its own (union_by_name): one dialect for all would read a file with other
+            # line ends than the first as one line and lose its rows without a word.
+            source = f"read_csv({listed}, header = true, union_by_name = true, types = {columns}{hive})"
         else:
             source = f"read_parquet({listed}{hive})"
         return f"CREATE OR REPLACE VIEW {quote(table.name)} AS SELECT {self._projection(table, source)} FROM {source}"
@@ -208,17 +214,19 @@ class DuckDBEngine:
         with self._lock:
             now = time.monotonic()
             todo: list[tuple[Table, Files]] = []
-            checked: list[str] = []
+            checked: list[Table] = []
             for table in tables:
-                if now - self._checked.get(table.name, -math.inf) < self.file_check_interval:
+                last = self._checked.get(table.name)
+                if last is not None and last[0] == table and now - last[1] < self.file_check_interval:
                     continue
                 scanned = scan(table, self.location(table).resolve())
-                checked.append(table.name)
-                if self._ready.get(table.name) != scanned:
+                checked.append(table)
+                ready = self._ready.get(table.name)
+                if ready is None or ready[:2] != (table, scanned):
                     todo.append((table, self._files(table, scanned)))
             if todo:
                 self._refresh(todo)
-            self._checked.update(dict.fromkeys(checked, now))
+            self._checked.update((t.name, (t, now)) for t in checked)
 
     def _refresh(self, todo: list[tuple[Table, Files]]) -> None:
         """(Re)create the views of `todo`, lock DuckDB down after the first, and snapshot the small ones."""
@@ -252,8 +260,8 @@ class DuckDBEngine:
                 self._locked = True
         for table, files in todo:
             self._snapshot(table, files)
-        self._ready.update((t.name, f.fingerprint) for t, f in todo)
-        self._digests.update((t.name, digest(f.fingerprint)) for t, f in todo)
+        # The declaration is part of the digest: the same files read as other columns are other rows.
+        self._ready.update((t.name, (t, f.fingerprint, digest(f.fingerprint, t))) for t, f in todo)
 
     def _snapshot(self, table: Table, files: Files) -> None:
         """Keep a small JSON/CSV table in memory: parsing many small text files costs more than the query.

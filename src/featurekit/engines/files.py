@@ -52,22 +52,32 @@ def scan(table: Table, place: Path) -> Fingerprint:
     return tuple(sorted(_walk(str(place))))
 
 
-def digest(scanned: Fingerprint) -> str:
-    """A short digest of a Fingerprint, for cache keys (identity.cache_prefix)."""
-    return hashlib.sha256(repr(scanned).encode()).hexdigest()[:32]
+def digest(scanned: Fingerprint, table: Table | None = None) -> str:
+    """A short digest of a Fingerprint (and of the declaration it is read with), for cache keys
+    (identity.cache_prefix)."""
+    return hashlib.sha256(repr((table, scanned)).encode()).hexdigest()[:32]
 
 
-def _walk(folder: str) -> Iterator[tuple[str, int, int, int, int]]:
+def _walk(folder: str, top: bool = True) -> Iterator[tuple[str, int, int, int, int]]:
     # os.scandir with strings: DirEntry caches the type and stat, several times faster than Path.rglob.
-    with os.scandir(folder) as it:
-        for entry in it:
-            if entry.name.startswith(("_", ".")):  # Athena skips these: _SUCCESS, .crc, macOS ._x.json, _temporary/
-                continue
-            if entry.is_dir():
-                yield from _walk(entry.path)
-            elif entry.is_file():
-                st = entry.stat()
-                yield entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+    # A folder or file removed while we list (a writer replacing a partition) is simply not there: the list
+    # is the state after the removal. The table's own folder missing is an error (scan() checks it first).
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith(("_", ".")):  # Athena skips these: _SUCCESS, .crc, ._x.json, _temporary/
+                    continue
+                if entry.is_dir():
+                    yield from _walk(entry.path, top=False)
+                elif entry.is_file():
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    yield entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+    except FileNotFoundError:
+        if top:
+            raise
 
 
 def find(table: Table, place: Path, scanned: Fingerprint) -> Files:
@@ -105,13 +115,21 @@ def check_columns(table: Table, files: Files, keys_of: Callable[[Sequence[Path]]
     if files.format == "parquet":
         return  # Parquet carries its own schema; DuckDB reports a missing column when the view is created
     declared = {c.name for c in table.columns}
-    found = keys_of(files.paths) if files.format == "json" else {p: [_csv_header(p)] for p in files.paths}
+    headers = {p: _csv_header(table, p) for p in files.paths} if files.format == "csv" else {}
+    found = keys_of(files.paths) if files.format == "json" else {p: [set(h)] for p, h in headers.items()}
     bad: dict[Path, tuple[set[str], set[str]]] = {}
     for path, key_sets in found.items():
         lacks = declared - set[str].intersection(*key_sets)
         extra = set[str].union(*key_sets) - declared
         if lacks or extra:
             bad[path] = (lacks, extra)
+    order = [c.name for c in table.columns]
+    for path, header in sorted(headers.items()):
+        if path not in bad and header != order:  # DuckDB would match names; Athena's SerDe matches positions
+            raise DataError(
+                f"table {table.name!r}: {path} has its columns in another order ({', '.join(header)}) than "
+                f"declared ({', '.join(order)}); Athena reads CSV columns by position"
+            )
     if not bad:
         return
     path, (lacks, extra) = min(bad.items())
@@ -122,6 +140,9 @@ def check_columns(table: Table, files: Files, keys_of: Callable[[Sequence[Path]]
     warnings.warn(f"{message}; {len(bad)} of {len(files.paths)} files differ", SchemaMismatchWarning, stacklevel=2)
 
 
-def _csv_header(path: Path) -> set[str]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        return set(next(csv.reader(f), []))
+def _csv_header(table: Table, path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), [])
+    except UnicodeDecodeError as exc:
+        raise DataError(f"table {table.name!r}: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
