@@ -77,6 +77,29 @@ def test_two_worker_processes_asking_for_the_same_missing_entity_run_one_query(
     assert results[0][2] == results[1][2]
 
 
+def test_an_entry_written_between_a_read_and_a_claim_is_used_not_fetched_again(
+    redis_url: str, sample_dir: Path
+) -> None:
+    """The race the load benchmark hit (7 queries for 6 missing entities): B reads (nothing), A writes its entry
+    and releases its lock, B claims the now free lock. B must find A's entry, not run the query again."""
+    ns = uuid.uuid4().hex
+    with _store(redis_url, sample_dir, ns) as a, _store(redis_url, sample_dir, ns) as b:
+        tier = b.cache.tier  # type: ignore[union-attr]
+        real_read, reads = tier._read, []
+
+        def read_before_a_writes(prefix: str, ids: Any) -> Any:
+            reads.append(list(ids))
+            if len(reads) == 1:  # B's first read ran just before A's write: it saw nothing
+                a.get("customer_orders", "C00042", as_of=AS_OF)
+                return {}
+            return real_read(prefix, ids)
+
+        tier._read = read_before_a_writes
+        row = b.get("customer_orders", "C00042", as_of=AS_OF)
+        assert row.provenance.queries_run == 0 and row.provenance.cache_hits == 1
+        assert not list(tier.client.scan_iter(match=f"{ns}:lock:*"))  # B let go of the lock it had claimed
+
+
 def test_a_failed_fetch_is_not_cached_and_releases_its_lock(redis_url: str, sample_dir: Path) -> None:
     ns = uuid.uuid4().hex
     with _store(redis_url, sample_dir, ns, engine=FailingEngine(sample_dir)) as broken:

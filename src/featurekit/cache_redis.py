@@ -92,6 +92,10 @@ class RedisTier:
             pending = [i for i in ids if i not in found]
             while pending:
                 mine = self._claim(prefix, pending)
+                if mine:  # a holder may have written its entry and let go between our read and our claim
+                    late = self._read(prefix, sorted(mine))
+                    found.update(late)
+                    self.release(prefix, list(late))
                 theirs = [i for i in pending if i not in mine]
                 if not theirs:
                     break
