@@ -218,3 +218,22 @@ def expected_probe(rows: list[dict[str, Any]], ids: list[str], params: dict[str,
             }
         )
     return out
+
+
+def orders_as_csv(data: Path) -> Any:
+    """The sample's orders at `data` rewritten as CSV files (csv.DictWriter: CRLF line ends), and the shipped
+    catalog with `orders` declared as CSV."""
+    import csv
+    from dataclasses import replace
+
+    import featurekit
+
+    for path in (data / "orders").rglob("*.json"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        with path.with_suffix(".csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows({k: str(v).lower() if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
+        path.unlink()
+    catalog = featurekit.load()
+    return replace(catalog, tables={**catalog.tables, "orders": replace(catalog.tables["orders"], format="csv")})

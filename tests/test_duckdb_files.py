@@ -4,11 +4,9 @@ and there is no snapshot (the view keeps reading the files) when a value anywher
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from featurekit.errors import InputError, QueryError
 from featurekit.sample import write_sample
 
 from .conftest import AS_OF
+from .hardening_support import orders_as_csv
 
 ALL = [f"C{i:05d}" for i in range(1, 61)]
 
@@ -34,23 +33,10 @@ def snapshotted(store: featurekit.FeatureStore, table: str) -> bool:
     return bool(found)
 
 
-def as_csv(data: Path) -> featurekit.Catalog:
-    """The sample's orders rewritten as CSV files, and the shipped catalog with `orders` declared as CSV."""
-    for path in (data / "orders").rglob("*.json"):
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        with path.with_suffix(".csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: str(v).lower() if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
-        path.unlink()
-    catalog = featurekit.load()
-    return replace(catalog, tables={**catalog.tables, "orders": replace(catalog.tables["orders"], format="csv")})
-
-
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_a_snapshot_answers_exactly_as_the_files_do(tmp_path: Path, fmt: str) -> None:
     write_sample(tmp_path, customers=60, orders=400, as_of=AS_OF)
-    catalog = as_csv(tmp_path) if fmt == "csv" else featurekit.load()
+    catalog = orders_as_csv(tmp_path) if fmt == "csv" else featurekit.load()
     with (
         featurekit.FeatureStore(catalog, data=tmp_path, cache=False) as fast,
         featurekit.FeatureStore(catalog, data=tmp_path, cache=False, snapshot_max_bytes=0) as files,

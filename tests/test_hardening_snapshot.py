@@ -4,7 +4,6 @@ own header, line ends and bytes say. Written as a red-team pass over that change
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from featurekit.engines.duckdb import SNAPSHOTS, DuckDBEngine
 from featurekit.errors import FeaturekitError, InputError
 from featurekit.sample import write_sample
 from tests.conftest import AS_OF
-from tests.hardening_support import tried
+from tests.hardening_support import orders_as_csv, tried
 
 IDS = [f"C{i:05d}" for i in range(1, 21)]
 ROW = {"order_id": "O-x", "customer_id": "C00001", "order_date": "2026-06-29", "category": "books"}
@@ -225,17 +224,9 @@ def test_snapshot_max_bytes_must_be_a_number_of_bytes(tmp_path: Path, value: Any
 
 
 def csv_orders(data: Path) -> featurekit.Catalog:
-    """The sample's orders as CSV (csv.DictWriter: CRLF line ends) and a catalog reading them."""
+    """The sample's orders as CSV (CRLF line ends) and a catalog reading them."""
     write_sample(data, customers=20, orders=100, as_of=AS_OF)
-    for path in (data / "orders").rglob("*.json"):
-        rows = [json.loads(x) for x in path.read_text().splitlines()]
-        with path.with_suffix(".csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: str(v).lower() if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
-        path.unlink()
-    base = featurekit.load()
-    return replace(base, tables={**base.tables, "orders": replace(base.tables["orders"], format="csv")})
+    return orders_as_csv(data)
 
 
 HEADER = "order_id,customer_id,order_date,category,amount,refunded"
