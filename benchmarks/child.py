@@ -33,7 +33,9 @@ def main(argv: list[str]) -> dict[str, Any]:
         def run() -> int:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-                return int(con.execute(sql, values(ids)).to_arrow_table().num_rows)
+                table = con.execute(sql, values(ids)).to_arrow_table()
+                assert table is not None
+                return int(table.num_rows)
 
     else:
         import featurekit

@@ -60,7 +60,8 @@ def median_s(fn: Callable[[], object], repeats: int) -> float:
 def paired_median_s(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Medians of `a` and `b` run alternately, so drift on a shared machine hits both alike."""
     a(), b()
-    ta, tb = [], []
+    ta: list[float] = []
+    tb: list[float] = []
     for _ in range(repeats):
         for fn, times in ((a, ta), (b, tb)):
             start = time.perf_counter()

@@ -71,6 +71,11 @@ def serving(data: Path, redis_url: str, max_ids: int) -> Any:
     )  # fmt: skip
 
 
+def _body_for(entity_id: str, as_of: str) -> Callable[[int], dict[str, Any]]:
+    """The same single-ID request body for every client (one fresh key all of them miss at once)."""
+    return lambda n: {"id": entity_id, "as_of": as_of}
+
+
 def hammer(url: str, clients: int, seconds: float, max_requests: int, body: Callable[[int], dict[str, Any]]) -> dict:
     """`clients` threads, each with its own HTTP connection, until `seconds` pass or `max_requests` are sent."""
     latencies: list[float] = []
@@ -132,9 +137,7 @@ def run(sizes: Sizes, out: Path, *, page: bool = True, data: Path | None = None)
         missing: list[dict[str, Any]] = []
         for k in range(sizes.missing):
             fresh = (AS_OF - dt.timedelta(days=k + 1)).isoformat()
-            missing.append(
-                hammer(url, sizes.clients, 60, sizes.clients, lambda n, d=fresh: {"id": "C00042", "as_of": d})
-            )
+            missing.append(hammer(url, sizes.clients, 60, sizes.clients, _body_for("C00042", fresh)))
     flight = {
         "entities": sizes.missing,
         "requests": sum(m["requests"] for m in missing),

@@ -292,7 +292,7 @@ def bench_athena(sizes: Sizes) -> dict[str, Any]:
     return summary
 
 
-def scan(store: featurekit.FeatureStore, ids: list[str]) -> dict[str, int]:
+def scan(store: featurekit.FeatureStore, ids: list[str]) -> dict[str, Any]:
     """Files read, files listed and bytes read, from DuckDB's profiler, for the query as featurekit runs it."""
     view = VIEWS["orders"]
     store.get(view, ids, as_of=AS_OF, use_cache=False)  # creates the views
