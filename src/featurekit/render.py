@@ -231,35 +231,36 @@ def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
 
 
 def _all_valid_strings(entity: Entity, given: list[Any]) -> bool:
-    """Whether every ID is a `str` no longer than `max_length` that matches the pattern, in a few Arrow passes
-    and no Python work per ID; False sends the batch to the per-ID path, which says what is wrong with which."""
-    import pyarrow as pa
+    """Whether every ID is a `str` no longer than `max_length` that matches the pattern, with no Python work per
+    ID beyond C-level `type`/`len`; False sends the batch to the per-ID path, which says what is wrong with which."""
     import pyarrow.compute as pc
 
-    if set(map(type, given)) != {str}:  # Arrow would take bytes and None as strings too
+    if set(map(type, given)) != {str} or max(map(len, given)) > entity.max_length:  # Arrow takes bytes, None too
         return False
-    try:
-        texts = pa.array(given, pa.string())
-        if pc.max(pc.utf8_length(texts)).as_py() > entity.max_length:
-            return False
-        return bool(pc.all(pc.match_substring_regex(texts, pattern=f"^(?:{entity.pattern})$")).as_py())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):  # see _fullmatch_all
-        return False
+    found = _re2_fullmatch(entity.pattern, given)
+    return found is not None and bool(pc.all(found).as_py())
 
 
 def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
     """Whether each text matches the whole pattern: one RE2 pass in Arrow, or Python's `re` where RE2 cannot."""
+    found = _re2_fullmatch(pattern, texts)
+    if found is not None:
+        return found.to_pylist()
+    compiled = re.compile(pattern, re.ASCII)
+    return [compiled.fullmatch(t) is not None for t in texts]
+
+
+def _re2_fullmatch(pattern: str, texts: list[str]) -> Any:
+    """An Arrow boolean array: whether each text matches the whole pattern, in one RE2 pass. None where RE2
+    cannot: a pattern it does not support (look-arounds), or text Arrow cannot hold (a lone surrogate)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
         # `^(?:...)$` makes a substring search a full match; RE2's \d, \w are ASCII, as Athena's (Java) are.
-        found = pc.match_substring_regex(pa.array(texts, pa.string()), pattern=f"^(?:{pattern})$")
-        return found.to_pylist()
+        return pc.match_substring_regex(pa.array(texts, pa.string()), pattern=f"^(?:{pattern})$")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):
-        # A pattern RE2 does not support (look-arounds), or text Arrow cannot hold (a lone surrogate).
-        compiled = re.compile(pattern, re.ASCII)
-        return [compiled.fullmatch(t) is not None for t in texts]
+        return None
 
 
 #: An ISO timestamp with its offset (`Z` or `+02:00`); without one it would name no instant.
