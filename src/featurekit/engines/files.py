@@ -58,17 +58,17 @@ def digest(scanned: Fingerprint, table: Table | None = None) -> str:
     return hashlib.sha256(repr((table, scanned)).encode()).hexdigest()[:32]
 
 
-def _walk(folder: str, top: bool = True) -> Iterator[tuple[str, int, int, int, int]]:
+def _walk(folder: str) -> Iterator[tuple[str, int, int, int, int]]:
     # os.scandir with strings: DirEntry caches the type and stat, several times faster than Path.rglob.
     # A folder or file removed while we list (a writer replacing a partition) is simply not there: the list
-    # is the state after the removal. The table's own folder missing is an error (scan() checks it first).
+    # is the state after the removal (the table's own folder gone too: find() then says it has no files).
     try:
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.name.startswith(("_", ".")):  # Athena skips these: _SUCCESS, .crc, ._x.json, _temporary/
                     continue
                 if entry.is_dir():
-                    yield from _walk(entry.path, top=False)
+                    yield from _walk(entry.path)
                 elif entry.is_file():
                     try:
                         st = entry.stat()
@@ -76,8 +76,7 @@ def _walk(folder: str, top: bool = True) -> Iterator[tuple[str, int, int, int, i
                         continue
                     yield entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
     except FileNotFoundError:
-        if top:
-            raise
+        return
 
 
 def find(table: Table, place: Path, scanned: Fingerprint) -> Files:
