@@ -228,9 +228,8 @@ def bench_tutorial(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[s
     same query over a table the files were loaded into once (DuckDB's query time with no parsing at all)."""
     sql, values = workloads.raw_query("orders", data["tutorial"], "json")
     con = duckdb.connect()
-    source = sql[sql.index("read_json(") : sql.index("hive_partitioning = true)") + len("hive_partitioning = true)")]
-    con.execute(f"CREATE TABLE loaded AS SELECT * FROM {source}")
-    loaded_sql = sql.replace(source, "loaded")
+    con.execute(f"CREATE TABLE loaded AS SELECT * FROM {workloads.raw_source('orders', data['tutorial'], 'json')}")
+    loaded_sql, _ = workloads.raw_query("orders", data["tutorial"], "json", source="loaded")
     with featurekit.FeatureStore(catalog, data=data["tutorial"], cache=False) as store:
         fk, raw = paired_median_s(
             lambda: store.get(VIEWS["orders"], "C00042", as_of=AS_OF),

@@ -116,13 +116,20 @@ WINDOW = {"pit": TTL_DAYS, "orders": LOOKBACK_DAYS}
 FOLDER = {"pit": "customer_daily", "orders": "orders"}
 
 
-def raw_query(workload: str, data: Path, fmt: str = "parquet") -> tuple[str, Callable[[list[str]], dict[str, object]]]:
-    """The hand-written SQL over `data`, and the bound values for a list of IDs."""
+def raw_source(workload: str, data: Path, fmt: str = "parquet") -> str:
+    """What the hand-written query reads: DuckDB's own reader over the workload's files, hive partitions on."""
     glob = str(data / FOLDER[workload] / "**" / f"*.{fmt}").replace("'", "''")
     if fmt == "json":
-        source = f"read_json('{glob}', format = 'newline_delimited', hive_partitioning = true)"
-    else:
-        source = f"read_parquet('{glob}', hive_partitioning = true)"
+        return f"read_json('{glob}', format = 'newline_delimited', hive_partitioning = true)"
+    return f"read_parquet('{glob}', hive_partitioning = true)"
+
+
+def raw_query(
+    workload: str, data: Path, fmt: str = "parquet", source: str | None = None
+) -> tuple[str, Callable[[list[str]], dict[str, object]]]:
+    """The hand-written SQL over `data` (or over `source`, e.g. a table loaded once), and the bound values for a
+    list of IDs."""
+    source = source or raw_source(workload, data, fmt)
     start = AS_OF - dt.timedelta(days=WINDOW[workload])
     return RAW_SQL[workload].replace("{source}", source), lambda ids: {"ids": ids, "start": start, "as_of": AS_OF}
 
