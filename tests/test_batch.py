@@ -133,7 +133,7 @@ def test_concurrent_identical_requests_run_one_query(sample_dir):
         for t in threads:
             t.start()
         # Wait (not sleep) until one query is running and every other caller is parked on its future.
-        while len(engine.executed) < 1 or sum(map(len, store.cache._inflight.values())) < 2:  # type: ignore[union-attr]
+        while len(engine.executed) < 1 or not store.cache._inflight:  # type: ignore[union-attr]
             threading.Event().wait(0.01)
         threading.Event().wait(0.2)  # give late threads the chance to (wrongly) start a second query
         gate.set()

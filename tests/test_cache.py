@@ -8,8 +8,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import featurekit
 from featurekit.cache import DISK_FILE, FeatureCache, Fetched
@@ -154,3 +157,82 @@ def test_closing_a_store_releases_every_descriptor(sample_dir, tmp_path):
     for n in range(1, 1_001):
         store(n)
     assert len(os.listdir("/proc/self/fd")) <= before  # a leak would add a descriptor (or three) per store
+
+
+def test_a_batch_is_indexed_only_when_a_lookup_reads_it():
+    cache = FeatureCache()
+    made: list[int] = []
+
+    def fetch(ids: list[str]) -> Fetched:
+        return Fetched(rows=lambda: made.append(len(ids)) or (i.upper() for i in ids))
+
+    values, hits = cache.lookup(("p",), ["a", "b", "c"], fetch, distinct=True)
+    assert (made, hits) == ([], 0)  # stored as it came: no per-ID work for a batch nobody reads back
+    assert dict(values) == {"a": "A", "b": "B", "c": "C"} and made == [3]
+    assert cache.lookup(("p",), ["c", "a"], fetch) == ({"c": "C", "a": "A"}, 2)
+    assert made == [3, 3]  # the first read of the shelf indexed it, once
+    assert cache.lookup(("p",), ["b"], fetch) == ({"b": "B"}, 1) and made == [3, 3]
+    assert cache.stats().entries == 3
+
+
+def test_rows_that_do_not_match_the_ids_fail_loudly():
+    cache = FeatureCache()
+    cache.lookup(("p",), ["a", "b"], lambda ids: Fetched(rows=lambda: iter(["A"])))
+    with pytest.raises(ValueError):
+        cache.lookup(("p",), ["a"], lambda ids: {})
+
+
+def test_pending_fills_are_evicted_and_counted_exactly():
+    now = [0.0]
+    cache = FeatureCache(ttl=10, max_entries=4, clock=lambda: now[0])
+    rows = lambda ids: Fetched(rows=lambda: (f"{i}{now[0]:g}" for i in ids))  # noqa: E731
+    cache.lookup(("p",), ["a", "b", "c"], rows)
+    cache.lookup(("q",), ["c", "d"], rows)  # 5 > 4 entries: the oldest one goes, across shelves
+    assert cache.stats().entries == 4
+    assert cache.lookup(("p",), ["a"], rows) == ({"a": "a0"}, 0)  # `a` was the one evicted, so fetched again
+    now[0] = 11  # everything expired: the next fill drops the old ones, pending or indexed, whole
+    cache.lookup(("r",), ["z"], rows)
+    assert cache.stats().entries == 1
+    assert cache.lookup(("p",), ["b"], rows) == ({"b": "b11"}, 0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["p", "q"]),
+            st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=6),
+            st.booleans(),  # the fetch returns `rows` (aligned) or `values` (a mapping)
+            st.integers(0, 6),  # seconds that pass before the lookup
+        ),
+        max_size=25,
+    ),
+    st.integers(2, 12),
+)
+def test_hits_and_values_follow_a_plain_model(steps, max_entries):
+    """Against a dict of (value, expiry): every answer is the latest fetch's value for that key, and a hit
+    only where the model still holds an unexpired entry (eviction may only turn a hit into a miss)."""
+    now = [0.0]
+    cache = FeatureCache(ttl=10, max_entries=max_entries, clock=lambda: now[0])
+    model: dict[tuple[str, str], tuple[str, float]] = {}
+    version = [0]
+    for prefix, ids, aligned, wait in steps:
+        now[0] += wait
+        version[0] += 1
+        tag = f"{prefix}{version[0]}"
+
+        def fetch(missing: list[str], aligned: bool = aligned, tag: str = tag) -> Any:
+            if aligned:
+                return Fetched(rows=lambda: (f"{i}@{tag}" for i in missing))
+            return {i: f"{i}@{tag}" for i in missing}
+
+        values, hits = cache.lookup((prefix,), ids, fetch)
+        fetched = [i for i in dict.fromkeys(ids) if values[i] == f"{i}@{tag}"]
+        for i in dict.fromkeys(ids):
+            held = model.get((prefix, i))
+            if i in fetched:
+                model[(prefix, i)] = (values[i], now[0] + 10)
+            else:  # a hit: exactly the model's live value
+                assert held is not None and held[1] > now[0] and values[i] == held[0]
+        assert hits == len(dict.fromkeys(ids)) - len(fetched)
+    assert cache.stats().entries <= max_entries  # not per step: stats() indexes every pending fill

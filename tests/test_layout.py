@@ -26,6 +26,7 @@ STAGES = [
     "render",
     "engines",
     "cache_disk",
+    "cache_memory",
     "cache",
     "cache_redis",
     "batch",

@@ -18,13 +18,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from .cache_disk import DISK_FILE, _Counters, open_disk
+from .cache_memory import Fill, Flight, Later, Shelf, Source
 
 Prefix = tuple[Hashable, ...]
 ENV_CACHE_DIR = "FEATUREKIT_CACHE_DIR"
@@ -32,13 +33,20 @@ ENV_CACHE_DIR = "FEATUREKIT_CACHE_DIR"
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a fetch returns when it knows what its query cost; the cost is apportioned per entity."""
+    """What a fetch returns when it knows what its query cost; the cost is apportioned per entity.
 
-    values: Mapping[Hashable, Any]
+    `values` maps each fetched ID to its value. Instead, `rows` may make the values in the order of the IDs
+    the fetch was given, one per ID: it is called only when a lookup first reads them, so a batch that is
+    never read back costs no per-ID work at all. It may be called later and more than once, so it must
+    close over the fetch's own result (as the store's closes over the Arrow table its query returned).
+    """
+
+    values: Mapping[Hashable, Any] = field(default_factory=dict)
     scanned_bytes: int = 0
     cost_usd: float = 0.0
     #: Memory the values hold (e.g. the Arrow table's nbytes), counted against `max_bytes`.
     nbytes: int = 0
+    rows: Callable[[], Iterable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,25 +94,6 @@ def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path |
     return Path(chosen).expanduser() if chosen else None
 
 
-@dataclass(eq=False)
-class _Fill:
-    """The entries one fetch stored: they share an expiry and a share of what the fetch cost."""
-
-    ids: list[Hashable]
-    expires: float
-    saved_bytes: float
-    saved_usd: float
-    nbytes: int
-
-
-@dataclass(eq=False)
-class _Shelf:
-    """One prefix's entries: its value and its fill per ID (two flat dicts, no tuple per entry)."""
-
-    values: dict[Hashable, Any] = field(default_factory=dict)
-    fills: dict[Hashable, _Fill] = field(default_factory=dict)
-
-
 class FeatureCache:
     """In-process, TTL-bounded, thread-safe; oldest entries go first when `max_entries` or `max_bytes` is reached.
 
@@ -112,7 +101,8 @@ class FeatureCache:
     asked, and every fetched entry is written there too (only for lookups given a `codec`). `tier` is
     another such layer with the disk's methods (get/put/flush/totals/clear/close), e.g. a
     `cache_redis.RedisTier` that workers share; it takes the disk's place.
-    Work per lookup is a dict probe per ID; a fill of N entries is stored with C-level dict updates.
+    Work per lookup is a dict probe per ID. A fill is kept as it came and indexed (C-level dict updates) by
+    the first lookup that reads its prefix, so a miss costs about what no cache costs.
     """
 
     def __init__(
@@ -126,11 +116,11 @@ class FeatureCache:
         max_bytes: int = 1 << 30,
     ) -> None:
         self.ttl, self.max_entries, self.max_bytes, self.clock = ttl, max_entries, max_bytes, clock
-        self._shelves: dict[Prefix, _Shelf] = {}
-        self._fills: deque[tuple[_Shelf, _Fill]] = deque()  # oldest first: every fill has the same TTL
+        self._shelves: dict[Prefix, Shelf] = {}
+        self._fills: deque[tuple[Shelf, Fill]] = deque()  # oldest first: every fill has the same TTL
         self._bytes = 0
         # One Future per fetch, shared by its keys: a Future per entity costs ~1 KB (it holds a Condition).
-        self._inflight: dict[Prefix, dict[Hashable, Future[Mapping[Hashable, Any]]]] = {}
+        self._inflight: dict[Prefix, list[Flight]] = {}
         self._lock = threading.Lock()
         self._counters = _Counters()
         self._unflushed = _Counters()
@@ -155,19 +145,26 @@ class FeatureCache:
         ids: Iterable[Hashable],
         fetch: Callable[[list[Hashable]], Mapping[Hashable, Any] | Fetched],
         codec: Codec | None = None,
-    ) -> tuple[dict[Hashable, Any], int]:
-        """Values for `ids`; `fetch` is called once with the IDs nobody has or is fetching. Returns (values, hits)."""
+        *,
+        distinct: bool = False,
+    ) -> tuple[Mapping[Hashable, Any], int]:
+        """Values for `ids`; `fetch` is called once with the IDs nobody has or is fetching. Returns (values, hits).
+
+        `distinct` says `ids` has no repeats (the caller deduplicated them), which saves a pass over them.
+        """
         now = self.clock()
         found: dict[Hashable, Any] = {}
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
         saved_bytes = saved_usd = 0.0
         with self._lock:
             shelf = self._shelves.get(prefix)
-            flying = self._inflight.get(prefix)
-            if shelf is None and not flying:
-                mine = list(dict.fromkeys(ids))  # nothing cached or in flight: every ID is a miss
+            flights = self._inflight.get(prefix)
+            if shelf is None and not flights:  # nothing cached or in flight: every ID is a miss
+                mine = list(ids) if distinct else list(dict.fromkeys(ids))
             else:
                 mine = []
+                if shelf is not None and shelf.pending:
+                    shelf.index()
                 values, fills = (shelf.values, shelf.fills) if shelf is not None else ({}, {})
                 for entity_id in ids:
                     fill = fills.get(entity_id)
@@ -175,20 +172,24 @@ class FeatureCache:
                         found[entity_id] = values[entity_id]
                         saved_bytes += fill.saved_bytes
                         saved_usd += fill.saved_usd
-                    elif flying and entity_id in flying:
-                        waiting[entity_id] = flying[entity_id]
+                        continue
+                    flying = next((f for f in flights if entity_id in f), None) if flights else None
+                    if flying is not None:
+                        waiting[entity_id] = flying.future
                     else:
                         mine.append(entity_id)
-                if len(mine) > 1:
+                if len(mine) > 1 and not distinct:
                     mine = list(dict.fromkeys(mine))
             # Only a miss needs a future for others to wait on; a pure hit should not pay for one.
-            flight: Future[Mapping[Hashable, Any]] | None = None
+            flight: Flight | None = None
             if mine:
-                flight = Future()
-                self._inflight.setdefault(prefix, {}).update(dict.fromkeys(mine, flight))
-        disk_hits = 0
+                flight = Flight(mine)
+                self._inflight.setdefault(prefix, []).append(flight)
+        cached = len(found)
         if flight is None:  # every ID was cached or already being fetched
-            return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
+            return self._finish(found, waiting, cached, saved_bytes, saved_usd, 0)
+        disk_hits = 0
+        result: Mapping[Hashable, Any] = found
         try:
             if self._disk is not None and codec is not None:
                 from_disk = self._disk_get(prefix, mine, codec)
@@ -197,51 +198,55 @@ class FeatureCache:
                     got = {i: e[0] for i, e in from_disk.items()}
                     disk_bytes = sum(e[1] for e in from_disk.values())
                     disk_usd = sum(e[2] for e in from_disk.values())
-                    self._store(prefix, got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0, flight)
+                    self._store(prefix, got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0)
                     saved_bytes, saved_usd = saved_bytes + disk_bytes, saved_usd + disk_usd
                     found.update(got)
                     mine = [i for i in mine if i not in from_disk]
             if mine:
                 fetched = fetch(mine)
-                rows = fetched.values if isinstance(fetched, Fetched) else fetched
-                share_bytes = fetched.scanned_bytes / len(mine) if isinstance(fetched, Fetched) else 0.0
-                share_usd = fetched.cost_usd / len(mine) if isinstance(fetched, Fetched) else 0.0
-                nbytes = fetched.nbytes if isinstance(fetched, Fetched) else 0
-                if len(rows) != len(mine):
-                    rows = {i: rows[i] for i in mine}
-                self._store(prefix, rows, mine, share_bytes, share_usd, nbytes, flight)
+                if not isinstance(fetched, Fetched):
+                    fetched = Fetched(fetched)
+                share_bytes, share_usd = fetched.scanned_bytes / len(mine), fetched.cost_usd / len(mine)
+                source = _source(fetched, mine)
                 if self._disk is not None and codec is not None:
+                    rows = dict(source())
                     self._disk_put(prefix, rows, share_bytes, share_usd, codec)
-                found.update(rows)
+                    source = lambda: rows  # noqa: E731
+                self._store(prefix, source, mine, share_bytes, share_usd, fetched.nbytes, flight)
+                if found or waiting:
+                    found.update(source())
+                else:  # all of it was fetched: the caller may not even read the values one by one
+                    result = Later(lambda: dict(source()))
         except BaseException as exc:
-            with self._lock:
-                flying = self._inflight.get(prefix, {})
-                for entity_id in mine:
-                    if flying.get(entity_id) is flight:
-                        del flying[entity_id]
+            self._land(prefix, flight)
             release = getattr(self._disk, "release", None)  # a shared tier's cross-process locks
             if release is not None and codec is not None and mine:
                 release(_prefix_text(prefix), [_entity_text(i) for i in mine])
-            flight.set_exception(exc)
+            flight.future.set_exception(exc)
             raise
-        flight.set_result(found)  # waiters read their IDs from it (disk hits and fetched rows are in it)
-        return self._finish(found, waiting, mine, saved_bytes, saved_usd, disk_hits)
+        self._land(prefix, flight)
+        flight.future.set_result(result)  # waiters read their IDs from it (disk hits and fetched rows are in it)
+        return self._finish(result, waiting, cached, saved_bytes, saved_usd, disk_hits, len(mine))
 
     def _finish(
         self,
-        found: dict[Hashable, Any],
+        found: Mapping[Hashable, Any],
         waiting: Mapping[Hashable, Future[Mapping[Hashable, Any]]],
-        mine: list[Hashable],
+        cached: int,
         saved_bytes: float,
         saved_usd: float,
         disk_hits: int,
-    ) -> tuple[dict[Hashable, Any], int]:
-        """Collect what other fetches were bringing, and count the lookup."""
-        for entity_id, future in waiting.items():
-            found[entity_id] = future.result()[entity_id]
-        hits = len(found) - len(mine)
+        fetched: int = 0,
+    ) -> tuple[Mapping[Hashable, Any], int]:
+        """Collect what other fetches were bringing, and count the lookup: `cached` hits in memory, `disk_hits`
+        in the tier, `fetched` misses."""
+        if waiting:
+            assert isinstance(found, dict)  # with waiters, lookup() collects into its own dict
+            for entity_id, future in waiting.items():
+                found[entity_id] = future.result()[entity_id]
+        hits = cached + len(waiting) + disk_hits
         with self._lock:
-            delta = _Counters(hits, len(mine), 0 if mine else 1, saved_bytes, saved_usd, disk_hits)
+            delta = _Counters(hits, fetched, 0 if fetched else 1, saved_bytes, saved_usd, disk_hits)
             self._counters.add(delta)
             self._unflushed.add(delta)
         return found, hits
@@ -249,40 +254,55 @@ class FeatureCache:
     def _store(
         self,
         prefix: Prefix,
-        values: Mapping[Hashable, Any],
-        ids: list[Hashable],
+        values: Mapping[Hashable, Any] | Source,
+        ids: Sequence[Hashable],
         saved_bytes: float,
         saved_usd: float,
         nbytes: int,
-        flight: Future[Any],
+        flight: Flight | None = None,
     ) -> None:
+        """Keep a fill (indexed later, by the first lookup that reads it); with `flight`, that fetch is over."""
+        source = values if callable(values) else (lambda: values)
         with self._lock:
-            fill = _Fill(ids, self.clock() + self.ttl, saved_bytes, saved_usd, nbytes)
+            fill = Fill(ids, self.clock() + self.ttl, saved_bytes, saved_usd, nbytes, source)
             shelf = self._shelves.get(prefix)
             if shelf is None:
-                shelf = self._shelves[prefix] = _Shelf()
-            shelf.values.update(values)
-            shelf.fills.update(dict.fromkeys(ids, fill))
+                shelf = self._shelves[prefix] = Shelf()
+            shelf.pending.append(fill)
             self._fills.append((shelf, fill))
             self._bytes += nbytes
-            flying = self._inflight.get(prefix, {})
-            if len(flying) == len(ids):  # `ids` are this fetch's and unique: it was the prefix's only one
-                del self._inflight[prefix]
-            else:
-                for entity_id in ids:
-                    if flying.get(entity_id) is flight:
-                        del flying[entity_id]
+            if flight is not None:  # one lock for both: a lookup must see the entries or the flight, never neither
+                self._land(prefix, flight, locked=True)
             self._evict()
+
+    def _land(self, prefix: Prefix, flight: Flight, *, locked: bool = False) -> None:
+        """Stop counting `flight` as running (a no-op if it already landed)."""
+        with contextlib.nullcontext() if locked else self._lock:
+            flights = self._inflight.get(prefix, [])
+            if flight in flights:
+                flights.remove(flight)
+                if not flights:
+                    del self._inflight[prefix]
 
     def _evict(self) -> None:
         """Drop expired fills, then the oldest entries while over `max_entries` or `max_bytes` (lock held)."""
         now = self.clock()
-        entries = sum(len(s.values) for s in self._shelves.values())
+        entries = sum(s.size() for s in self._shelves.values())
+        if entries > self.max_entries:  # a pending fill may repeat IDs: index them all for the exact count
+            for shelf in self._shelves.values():
+                shelf.index()
+            entries = sum(len(s.values) for s in self._shelves.values())
         while self._fills:
             shelf, fill = self._fills[0]
             over = entries - self.max_entries
             if fill.expires > now and over <= 0 and self._bytes <= self.max_bytes:
                 return
+            if fill.source is not None:  # still pending: nothing of it is indexed, it goes as a whole
+                shelf.pending.remove(fill)
+                self._fills.popleft()
+                self._bytes -= fill.nbytes
+                entries -= len(fill.ids)
+                continue
             if 0 < over < len(fill.ids) and fill.expires > now and self._bytes <= self.max_bytes:
                 gone, fill.ids = fill.ids[:over], fill.ids[over:]  # only as many of the oldest as needed
             else:
@@ -364,6 +384,8 @@ class FeatureCache:
             with self._lock:
                 c, disk_entries = _Counters(**vars(self._counters)), None
         with self._lock:
+            for shelf in self._shelves.values():
+                shelf.index()
             entries = sum(len(s.values) for s in self._shelves.values())
         return CacheStats(
             c.hits, c.misses, entries, c.queries_avoided, round(c.bytes_saved), c.usd_saved, c.disk_hits, disk_entries
@@ -372,6 +394,17 @@ class FeatureCache:
 
 #: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError).
 _UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError)
+
+
+def _source(fetched: Fetched, ids: list[Hashable]) -> Source:
+    """The (ID, value) pairs of a fetch of `ids`, made when asked for."""
+    make = fetched.rows
+    if make is not None:
+        return lambda: zip(ids, make(), strict=True)
+    values = fetched.values
+    if len(values) != len(ids):  # a fetch may return more than it was asked for: keep only what was
+        values = {i: values[i] for i in ids}
+    return lambda: values
 
 
 def _decode_one(codec: Codec, entity_id: Hashable, blob: bytes) -> dict[Hashable, Any]:

@@ -325,8 +325,9 @@ class FeatureStore:
                 table = run(missing)
                 fetched.append(table)
                 mine = queries[:]  # only this fetch ran queries; their cost is what a later hit saves
+                # One row per ID, in the order asked: the cache pairs them with `missing` only if it reads them.
                 return Fetched(
-                    dict(zip(missing, zip(itertools.repeat(table), range(len(missing))), strict=True)),
+                    rows=lambda: zip(itertools.repeat(table), range(table.num_rows)),
                     scanned_bytes=sum(q.scanned_bytes or 0 for q in mine),
                     cost_usd=sum(q.cost_usd or 0.0 for q in mine),
                     nbytes=table.nbytes,
@@ -334,7 +335,7 @@ class FeatureStore:
 
             codec = batch.RowCodec(schema) if self.cache.tier is not None else None
             with tracing.span("featurekit.cache", {"featurekit.entities": len(ids_in_order)}) as span:
-                refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec)
+                refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec, distinct=True)
                 span.set_attribute("featurekit.cache_hits", hits)
             if fetched and fetched[0].num_rows == len(ids_in_order):
                 table = fetched[0]  # every ID missed and was fetched, in the order asked: nothing to assemble
