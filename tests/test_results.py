@@ -107,3 +107,27 @@ def test_a_query_returning_two_rows_for_one_entity_is_an_error():
         featurekit.QueryError, match=r"more than one row for customer_id .C00001.; GROUP BY customer_id"
     ):
         typed(view, "customer_id", "string", ["C00001"], raw)
+
+
+def test_one_row_decodes_exactly_as_to_pylist():
+    from featurekit.results import python_rows
+
+    table = pa.table(
+        {
+            "id": pa.array(["C1", "C2", None], pa.string()),
+            "n": pa.array([1, None, -(2**63)], pa.int64()),
+            "x": pa.array([float("nan"), -0.0, None], pa.float64()),
+            "d": pa.array(
+                [Decimal("12345678901234567890.123456789"), None, Decimal("-0.000000001")], pa.decimal128(38, 9)
+            ),
+            "day": pa.array([dt.date(2026, 6, 30), None, dt.date(1, 1, 1)], pa.date32()),
+            "ts": pa.array([dt.datetime(2026, 6, 30, 23, 59, 59, 999999), None, None], pa.timestamp("us")),
+            "tz": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), None, None], pa.timestamp("us", "UTC")),
+            "ok": pa.array([True, None, False], pa.bool_()),
+        }
+    )
+    for n in range(table.num_rows):
+        one = python_rows(table.slice(n, 1))
+        # repr: NaN is not equal to itself, and -0.0 == 0.0 would hide a lost sign
+        assert repr(one) == repr(table.to_pylist()[n : n + 1])
+        assert [type(v) for v in one[0].values()] == [type(v) for v in table.to_pylist()[n].values()]

@@ -116,6 +116,7 @@ class DuckDBEngine:
         # sharing this engine), makes the next prepare() build it again.
         self._ready: dict[str, tuple[Table, Fingerprint, str]] = {}
         self._checked: dict[str, tuple[Table, float]] = {}  # when that declaration's files were last checked
+        self._locations: dict[str, Path] = {}  # per declared folder: it depends on nothing else (data is fixed)
         self._lock = threading.Lock()
 
     def adapt_sql(self, sql: str, where: str) -> str:
@@ -126,6 +127,13 @@ class DuckDBEngine:
         return quote(table.name)
 
     def location(self, table: Table) -> Path:
+        """Where `table`'s files are: its folder, under the data root when relative (asked on every lookup)."""
+        place = self._locations.get(table.folder)
+        if place is None:
+            place = self._locations[table.folder] = self._locate(table)
+        return place
+
+    def _locate(self, table: Table) -> Path:
         folder = table.folder
         if folder.startswith("s3://"):
             raise DataError(f"table {table.name!r} lives on S3 ({folder}); query it with --engine athena")

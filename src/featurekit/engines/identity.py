@@ -58,7 +58,7 @@ def where(engine: Any, tables: Iterable[Table]) -> tuple[tuple[str, str], ...]:
     locate = getattr(engine, "location", None)  # engines over local files (DuckDB) say where a table's files are
     if locate is not None:
         named.append(("data", str(getattr(engine, "data", None))))
-        for table in sorted(set(tables), key=lambda t: t.name):
+        for table in sorted({t.name: t for t in tables}.values(), key=lambda t: t.name):  # no dataclass hashing
             named.append((f"table {table.name}", f"{locate(table)} {engine.fingerprint(table)}"))
     return tuple(named)
 
@@ -70,4 +70,5 @@ def cache_prefix(engine: Any, query: RenderedQuery, tables: Iterable[Table]) -> 
     params = tuple(sorted((k, v) for k, v in query.params.items() if k != "entity_ids"))
     decides = (query.template_version, query.sql, where(engine, tables), params)
     # One digest, not the nested tuple: a tuple's hash is not cached, and the key is hashed once per entity.
+    # Not memoised on the tuple: 0.0 == -0.0 and True == 1 as keys, but their repr (and a query's answer) differ.
     return (query.view, hashlib.sha256(repr(decides).encode()).hexdigest())
