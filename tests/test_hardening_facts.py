@@ -229,7 +229,7 @@ def test_duplicate_ids_keep_their_rows_and_order(store: Any) -> None:
     # Joins back onto the input frame row by row.
     import pandas as pd
 
-    joined = pd.DataFrame({"customer_id": asked, "n": range(5)}).join(frame.to_pandas(), rsuffix="_f")
+    joined = pd.DataFrame({"customer_id": asked, "n": range(5)}).join(frame.to_pandas(), suffixes=("", "_f"))
     assert list(joined["customer_id_f"]) == asked
 
 
