@@ -90,6 +90,32 @@ def test_single_flight_shares_one_fetch_between_threads():
     assert results == [{"x": "xx", "y": "yy"}] * 8
 
 
+def test_overlapping_batches_in_threads_fetch_each_id_once():
+    cache = FeatureCache()
+    fetched: list[str] = []
+    lock = threading.Lock()
+
+    def fetch(ids: list[str]) -> Fetched:
+        with lock:
+            fetched.extend(ids)
+        time.sleep(0.01)  # widen the window in which the others find these IDs in flight
+        return Fetched(rows=lambda: (i.upper() for i in ids))
+
+    batches = [[f"id{n}" for n in range(start, start + 50)] for start in range(0, 160, 10)]
+    results: dict[int, Any] = {}
+    threads = [
+        threading.Thread(target=lambda k=k, b=b: results.__setitem__(k, cache.lookup(("p",), b, fetch)[0]))
+        for k, b in enumerate(batches)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(fetched) == sorted({i for b in batches for i in b})  # every ID fetched exactly once
+    for k, batch in enumerate(batches):
+        assert dict(results[k]) == {i: i.upper() for i in batch}
+
+
 def test_failures_are_not_cached_and_reach_waiters():
     cache = FeatureCache()
     attempts = []

@@ -78,8 +78,11 @@ class Later(Mapping[Hashable, Any]):
         self._made: dict[Hashable, Any] = {}
 
     def _dict(self) -> dict[Hashable, Any]:
-        if self._make is not None:
-            self._made, self._make = self._make(), None
+        # Waiters on one fetch read it from several threads: at worst two build the same dict, none sees half.
+        make = self._make
+        if make is not None:
+            self._made = make()
+            self._make = None
         return self._made
 
     def __getitem__(self, key: Hashable) -> Any:
