@@ -405,3 +405,23 @@ def test_latest_row_view_on_athena(athena_fake: AthenaFake) -> None:
     rows = frame.to_dicts()
     assert rows[0]["snapshot_time"] == dt.datetime(2026, 6, 30, 21, 30, tzinfo=dt.timezone.utc)
     assert rows[1] == {"customer_id": "C00042", **{f.name: None for f in frame.view.features}}
+
+
+def test_the_no_data_flag_survives_a_cache_hit(sample_dir: Path) -> None:
+    """The flag is about the window and the files, so a repeat answered from the cache (this store's, or one
+    another store filled) says it too; a populated window stays unflagged on a hit."""
+    later = AS_OF + dt.timedelta(days=400)
+    shared = featurekit.FeatureCache()
+    with featurekit.FeatureStore(data=sample_dir, cache=shared) as store:
+        first = store.get("customer_orders", ["C00042", "C00013"], as_of=later)
+        again = store.get("customer_orders", ["C00013", "C00042"], as_of=later)
+        assert first.provenance.no_data and first.provenance.queries_run == 1
+        assert again.provenance.no_data and again.provenance.queries_run == 0
+        full = store.get("customer_orders", ["C00042", "C99999"], as_of=AS_OF)
+        assert not full.provenance.no_data
+        assert not store.get("customer_orders", ["C99999"], as_of=AS_OF).provenance.no_data  # inactive, cached
+    with featurekit.FeatureStore(data=sample_dir, cache=shared) as other:  # knows nothing of the fills
+        hit = other.get("customer_orders", "C00042", as_of=later)
+        assert hit.provenance.queries_run == 0 and hit.provenance.no_data
+        assert not other.get("customer_orders", "C00042", as_of=AS_OF).provenance.no_data
+    tried("time: empty windows", 4)

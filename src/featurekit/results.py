@@ -166,8 +166,8 @@ class Provenance:
     as_of_time: dt.datetime | None = None
     #: When the lookup ran (UTC).
     ran_at: dt.datetime | None = None
-    #: The queries returned no row for any requested ID: the window matched no data (as_of after the data
-    #: ends, before it starts, or a missing partition), so every row holds declared defaults.
+    #: The window matched no data file or partition (as_of after the data ends, before it starts, or a missing
+    #: partition), so every row holds declared defaults; kept for lookups answered from the cache.
     no_data: bool = False
 
     @property

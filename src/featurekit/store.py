@@ -25,8 +25,7 @@ from .catalog import loader as catalog_mod
 from .catalog.loader import Catalog
 from .engines import identity
 from .engines.base import Engine, QueryStats
-from .engines.duckdb import DuckDBEngine
-from .engines.estimate import WHERE_SETTINGS, DryRun, ScanEstimate, check_budget
+from .engines.estimate import DryRun, ScanEstimate, check_budget, scan_estimates, where_it_runs
 from .engines.registry import open_engine
 from .errors import ConfigError, FeaturekitError, NotFoundError
 from .llm.prompts import RenderedPrompt, render_prompt
@@ -37,6 +36,10 @@ from .results import FeatureFrame, FeatureRow, Provenance, arrow_schema, typed
 
 if TYPE_CHECKING:
     from .llm.notes import Note, NoteCache
+
+
+#: Cache keys whose no-data verdict a store remembers (see FeatureStore._no_data).
+EMPTY_WINDOWS_KEPT = 4_096
 
 
 class FeatureStore:
@@ -81,6 +84,7 @@ class FeatureStore:
         self.note_cache: NoteCache | None = None
         self._cache_notes = cache is not False
         self._renderer = Renderer(self.catalog, self.engine.dialect, self.engine.table_sql, self.engine.adapt_sql)
+        self._empty_windows: dict[Hashable, bool] = {}  # cache key -> its window matched no data file
         self.session_queries: list[QueryStats] = []
         self.session_lookups: list[Lookup] = []
         log = query_log or os.environ.get(ENV_QUERY_LOG)
@@ -124,38 +128,30 @@ class FeatureStore:
         """
         query = self.render(view, ids, as_of=as_of, params=params)
         plan = self._plan(query, query.entity_ids)
-        where: dict[str, Any] = {"engine": self.engine.name}
-        settings = getattr(self.engine, "settings", None)
-        if settings is not None:  # Athena, Trino: only settings that say where, never credentials
-            # Fields only: on a pydantic model `schema` is also a method, which is not a setting.
-            fields = getattr(type(settings), "model_fields", {})
-            where.update(
-                {k: getattr(settings, k) for k in WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
-            )
-        if isinstance(self.engine, DuckDBEngine):
-            where["data"] = str(self.engine.data) if self.engine.data else None
-            for name in query.tables:
-                try:
-                    where[f"table {name}"] = str(self.engine.location(self.catalog.table(name)))
-                except FeaturekitError as exc:
-                    where[f"table {name}"] = f"unavailable: {exc}"
+        where = where_it_runs(self.engine, [self.catalog.table(t) for t in query.tables])
         scans = self._scan_estimates(query) if estimate else ()
         return DryRun(query, where, tuple(len(c) for c in plan.chunks), plan.max_concurrency, scans)
 
-    def _window_empty(self, query: RenderedQuery) -> bool:
-        """Whether the window matched no data file or partition at all (asked only when no query returned a row).
-
-        Where the engine cannot list what a query reads, no row for any ID is all there is to go by."""
-        scans = self._scan_estimates(query)
-        return not scans or all(scan.files == 0 for scan in scans)
+    def _no_data(self, query: RenderedQuery, queries: Sequence[QueryStats], prefix: Hashable) -> bool:
+        """Whether the window matched no data file or partition at all. That is a property of the window and the
+        files, not of an ID, so it is kept per cache key: a lookup answered from the cache carries its fill's flag."""
+        if not queries and (prefix is None or prefix in self._empty_windows):
+            return prefix is not None and self._empty_windows[prefix]  # no key: every ID was invalid
+        if any(q.rows for q in queries):
+            verdict = False
+        else:
+            scans = self._scan_estimates(query)
+            # Where the engine cannot list what a query reads, no row for any ID is all there is to go by; a
+            # lookup filled elsewhere (disk, Redis) that ran no query has not even that.
+            verdict = all(scan.files == 0 for scan in scans) and bool(scans or queries)
+        if prefix is not None:
+            if len(self._empty_windows) >= EMPTY_WINDOWS_KEPT:  # forgetting only costs a listing, once
+                self._empty_windows.clear()
+            self._empty_windows[prefix] = verdict
+        return verdict
 
     def _scan_estimates(self, query: RenderedQuery) -> tuple[ScanEstimate, ...]:
-        """Per table, what `query` would read; empty when the engine cannot tell (no scan_estimate, no data_root)."""
-        scan = getattr(self.engine, "scan_estimate", None)
-        try:
-            return tuple(scan(self.catalog.table(t), query) for t in query.tables) if scan else ()
-        except ConfigError:  # e.g. relative table paths without data_root: the query-time guard still applies
-            return ()
+        return scan_estimates(self.engine, [self.catalog.table(t) for t in query.tables], query)
 
     @overload
     def get(  # type: ignore[overload-overlap]  # a str is also an Iterable[str]; this one matches first
@@ -314,6 +310,7 @@ class FeatureStore:
 
         ids_in_order = query.entity_ids
         hits = 0
+        prefix: Hashable = None
         if not ids_in_order:  # every ID was invalid (on_invalid="null"): nothing to ask the engine
             table = schema.empty_table()
         elif self.cache is not None and use_cache:
@@ -355,7 +352,7 @@ class FeatureStore:
             # Views without :as_of_time filter by day: what they included ends with the as_of day.
             as_of_time=query.params.get("as_of_time", dt.datetime.combine(query.params["as_of"], dt.time.max)),
             ran_at=ran_at,
-            no_data=bool(queries) and hits == 0 and all(q.rows == 0 for q in queries) and self._window_empty(query),
+            no_data=self._no_data(query, queries, prefix),
             queries=tuple(queries),
             cache_hits=hits,
             elapsed_ms=(time.perf_counter() - start) * 1000,

@@ -21,7 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..catalog.declarations import Table
-from ..errors import CostLimitExceeded
+from ..errors import ConfigError, CostLimitExceeded, FeaturekitError
 from ..render import RenderedQuery
 from .base import athena_cost
 from .health import s3_files
@@ -55,6 +55,15 @@ class ScanEstimate:
             f"{self.bytes:,} bytes{bound} ({how}); "
             f"on Athena ${self.cost_usd:.6f} per query"
         )
+
+
+def scan_estimates(engine: Any, tables: Sequence[Table], query: RenderedQuery) -> tuple[ScanEstimate, ...]:
+    """Per table, what `query` would read; empty when the engine cannot tell (no scan_estimate, no data_root)."""
+    scan = getattr(engine, "scan_estimate", None)
+    try:
+        return tuple(scan(table, query) for table in tables) if scan else ()
+    except ConfigError:  # e.g. relative table paths without data_root: the query-time guard still applies
+        return ()
 
 
 def partition_predicate(sql: str, dialect: str, table: Table) -> exp.Expression | None:
@@ -197,6 +206,29 @@ WHERE_SETTINGS = (
     "catalog",
     "schema",
 )
+
+
+def where_it_runs(engine: Any, tables: Sequence[Table]) -> dict[str, Any]:
+    """What a dry run shows of where a query runs: the engine, its location settings (Athena, Trino; never
+    credentials), and for an engine over local files the data root and each table's folder."""
+    where: dict[str, Any] = {"engine": engine.name}
+    settings = getattr(engine, "settings", None)
+    if settings is not None:
+        # Fields only: on a pydantic model `schema` is also a method, which is not a setting.
+        fields = getattr(type(settings), "model_fields", {})
+        where.update(
+            {k: getattr(settings, k) for k in WHERE_SETTINGS if k in fields and getattr(settings, k) is not None}
+        )
+    locate = getattr(engine, "location", None)
+    if locate is not None:
+        data = getattr(engine, "data", None)
+        where["data"] = str(data) if data else None
+        for table in tables:
+            try:
+                where[f"table {table.name}"] = str(locate(table))
+            except FeaturekitError as exc:
+                where[f"table {table.name}"] = f"unavailable: {exc}"
+    return where
 
 
 @dataclass(frozen=True)
