@@ -42,13 +42,25 @@ class Shelf:
     pending: list[Fill] = field(default_factory=list)
 
     def index(self) -> None:
-        """Index the pending fills, oldest first, so a newer fill's value wins (lock held)."""
-        for fill in self.pending:
+        """Index the pending fills, oldest first, so a newer fill's value wins (lock held).
+
+        A fill whose values cannot be made (its `rows` raise, or give more or fewer values than IDs) raises once,
+        here, and is dropped with whatever it half wrote: failures are not cached, the next read fetches again."""
+        while self.pending:
+            fill = self.pending[0]
             assert fill.source is not None
-            self.values.update(fill.source())
+            try:
+                self.values.update(fill.source())
+            except BaseException:
+                for entity_id in fill.ids:
+                    self.values.pop(entity_id, None)
+                    self.fills.pop(entity_id, None)
+                fill.ids, fill.source = (), None  # eviction then only takes its bytes off
+                del self.pending[0]
+                raise
             self.fills.update(dict.fromkeys(fill.ids, fill))
             fill.source = None
-        self.pending.clear()
+            del self.pending[0]
 
     def size(self) -> int:
         """Entries, counting a pending fill's IDs as new: exact once indexed, never an undercount."""

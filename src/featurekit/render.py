@@ -243,7 +243,9 @@ def _all_valid_strings(entity: Entity, given: list[Any]) -> bool:
 
 def _fullmatch_all(pattern: str, texts: list[str]) -> list[bool]:
     """Whether each text matches the whole pattern: one RE2 pass in Arrow, or Python's `re` where RE2 cannot."""
-    return [_fullmatch_one(pattern, texts[0])] if len(texts) == 1 else _fullmatch_each(pattern, texts)
+    if len(texts) == 1 and len(texts[0]) <= _MEMO_MAX_CHARS:
+        return [_fullmatch_one(pattern, texts[0])]
+    return _fullmatch_each(pattern, texts)
 
 
 def _fullmatch_each(pattern: str, texts: list[str]) -> list[bool]:
@@ -252,6 +254,10 @@ def _fullmatch_each(pattern: str, texts: list[str]) -> list[bool]:
         return found.to_pylist()
     compiled = re.compile(pattern, re.ASCII)
     return [compiled.fullmatch(t) is not None for t in texts]
+
+
+#: Longest ID the one-ID memo keeps: 4,096 entries then hold ~1 MB, whatever length an entity accepts.
+_MEMO_MAX_CHARS = 256
 
 
 @lru_cache(maxsize=4096)
