@@ -135,8 +135,9 @@ class FeatureStore:
     def _no_data(self, query: RenderedQuery, queries: Sequence[QueryStats], prefix: Hashable) -> bool:
         """Whether the window matched no data file or partition at all. That is a property of the window and the
         files, not of an ID, so it is kept per cache key: a lookup answered from the cache carries its fill's flag."""
-        if not queries and (prefix is None or prefix in self._empty_windows):
-            return prefix is not None and self._empty_windows[prefix]  # no key: every ID was invalid
+        known = self._empty_windows.get(prefix) if prefix is not None else False  # no key: every ID was invalid
+        if not queries and known is not None:
+            return known
         if any(q.rows for q in queries):
             verdict = False
         else:
