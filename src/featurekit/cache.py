@@ -198,7 +198,7 @@ class FeatureCache:
                     got = {i: e[0] for i, e in from_disk.items()}
                     disk_bytes = sum(e[1] for e in from_disk.values())
                     disk_usd = sum(e[2] for e in from_disk.values())
-                    self._store(prefix, got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0)
+                    self._store(prefix, lambda: got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0)
                     saved_bytes, saved_usd = saved_bytes + disk_bytes, saved_usd + disk_usd
                     found.update(got)
                     mine = [i for i in mine if i not in from_disk]
@@ -254,7 +254,7 @@ class FeatureCache:
     def _store(
         self,
         prefix: Prefix,
-        values: Mapping[Hashable, Any] | Source,
+        source: Source,
         ids: Sequence[Hashable],
         saved_bytes: float,
         saved_usd: float,
@@ -262,7 +262,6 @@ class FeatureCache:
         flight: Flight | None = None,
     ) -> None:
         """Keep a fill (indexed later, by the first lookup that reads it); with `flight`, that fetch is over."""
-        source = values if callable(values) else (lambda: values)
         with self._lock:
             fill = Fill(ids, self.clock() + self.ttl, saved_bytes, saved_usd, nbytes, source)
             shelf = self._shelves.get(prefix)
@@ -289,9 +288,7 @@ class FeatureCache:
         now = self.clock()
         entries = sum(s.size() for s in self._shelves.values())
         if entries > self.max_entries:  # a pending fill may repeat IDs: index them all for the exact count
-            for shelf in self._shelves.values():
-                shelf.index()
-            entries = sum(len(s.values) for s in self._shelves.values())
+            entries = self._index_all()
         while self._fills:
             shelf, fill = self._fills[0]
             over = entries - self.max_entries
@@ -314,6 +311,12 @@ class FeatureCache:
                     del shelf.fills[entity_id]
                     del shelf.values[entity_id]
                     entries -= 1
+
+    def _index_all(self) -> int:
+        """Index every pending fill and return the exact number of entries (lock held)."""
+        for shelf in self._shelves.values():
+            shelf.index()
+        return sum(len(s.values) for s in self._shelves.values())
 
     def _disk_get(self, prefix: Prefix, ids: list[Hashable], codec: Codec) -> dict[Hashable, tuple[Any, float, float]]:
         """Entries on disk; one that no longer decodes (another version wrote it, the file was damaged) is a
@@ -384,9 +387,7 @@ class FeatureCache:
             with self._lock:
                 c, disk_entries = _Counters(**vars(self._counters)), None
         with self._lock:
-            for shelf in self._shelves.values():
-                shelf.index()
-            entries = sum(len(s.values) for s in self._shelves.values())
+            entries = self._index_all()
         return CacheStats(
             c.hits, c.misses, entries, c.queries_avoided, round(c.bytes_saved), c.usd_saved, c.disk_hits, disk_entries
         )
