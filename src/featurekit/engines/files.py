@@ -52,7 +52,7 @@ def scan(table: Table, place: Path) -> Fingerprint:
     return tuple(sorted(_walk(str(place))))
 
 
-def digest(scanned: Fingerprint, table: Table | None = None) -> str:
+def digest(scanned: Fingerprint, table: Table) -> str:
     """A short digest of a Fingerprint (and of the declaration it is read with), for cache keys
     (identity.cache_prefix)."""
     return hashlib.sha256(repr((table, scanned)).encode()).hexdigest()[:32]
