@@ -21,6 +21,7 @@ STAGES = [
     "errors",
     "tracing",
     "sample",
+    "arrays",
     "catalog",
     "config",
     "render",

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from . import arrays
 from .render import INT64, CheckedIds
 
 T = TypeVar("T")
@@ -161,7 +162,7 @@ def assemble(refs: Sequence[RowRef]) -> pa.Table:
     if all(t is first for t, _ in refs):
         if len(rows) == first.num_rows and rows == list(range(len(rows))):
             return first  # the whole result of one query, in order: nothing to copy
-        return first.take(pa.array(rows, pa.int64()))
+        return first.take(arrays.int64s(rows))
     position: dict[int, int] = {}
     parts: list[pa.Table] = []
     offsets: list[int] = []
@@ -174,7 +175,7 @@ def assemble(refs: Sequence[RowRef]) -> pa.Table:
             offsets.append(seen)
             seen += table.num_rows
         rows[n] = offsets[at] + r
-    return pa.concat_tables(parts).take(pa.array(rows, pa.int64()))
+    return pa.concat_tables(parts).take(arrays.int64s(rows))
 
 
 class RowCodec:
@@ -200,7 +201,11 @@ class RowCodec:
 
     def decode(self, blobs: Mapping[Hashable, bytes]) -> dict[Hashable, RowRef]:
         ids = list(blobs)
-        wire = pa.Table.from_pylist([json.loads(blobs[i]) for i in ids], schema=self._wire)
+        rows = [json.loads(blobs[i]) for i in ids]
+        if not all(type(row) is dict for row in rows):
+            raise TypeError("a cached row is not a JSON object")
+        columns = [arrays.column([row.get(f.name) for row in rows], f.type) for f in self._wire]
+        wire = pa.Table.from_arrays(columns, schema=self._wire)
         table = wire.cast(self.schema)
         return {entity_id: (table, n) for n, entity_id in enumerate(ids)}
 
@@ -260,11 +265,11 @@ def as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.
         return table
     position = {entity_id: n for n, entity_id in enumerate(checked.unique)}
     rows = [None if n in checked.invalid else position[v] for n, v in enumerate(checked.requested)]
-    out = table.take(pa.array(rows, pa.int64()))
+    out = table.take(arrays.int64s(rows))
     if not checked.invalid:
         return out
     key_type = schema.field(0).type
     wanted = str if pa.types.is_string(key_type) else int
     fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
     keys = [v if fits(v) else None for v in checked.requested]
-    return out.set_column(0, schema.field(0).with_nullable(True), pa.array(keys, key_type))
+    return out.set_column(0, schema.field(0).with_nullable(True), arrays.keys(keys, key_type))

@@ -273,9 +273,11 @@ def _re2_fullmatch(pattern: str, texts: list[str]) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from . import arrays
+
     try:
         # `^(?:...)$` makes a substring search a full match; RE2's \d, \w are ASCII, as Athena's (Java) are.
-        return pc.match_substring_regex(pa.array(texts, pa.string()), pattern=f"^(?:{pattern})$")
+        return pc.match_substring_regex(arrays.strings(texts), pattern=f"^(?:{pattern})$")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):
         return None
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrays
 from .catalog.declarations import Feature, View
 from .engines.base import QueryStats
 from .errors import QueryError
@@ -71,7 +72,7 @@ def typed(
     found_keys = found_keys.cast(wanted_type)
     if found_keys.null_count:
         raise QueryError(f"view {view.name!r} returned a row with a NULL {key}", query_id=query_id)
-    keys = pa.array(ids, wanted_type)
+    keys = arrays.keys(ids, wanted_type)
     unasked = pc.filter(found_keys, pc.invert(pc.is_in(found_keys, value_set=keys)))
     if len(unasked):
         value = unasked[0].as_py()
@@ -91,7 +92,7 @@ def typed(
         )
     # Position of each requested ID in the result (null where it has no row): one vectorised pass,
     # and take() returns the rows in the order asked, with nulls for the IDs the query did not return.
-    positions = pc.index_in(keys, value_set=found_keys.combine_chunks())
+    positions = pc.index_in(keys, value_set=arrays.combined(found_keys))
     present = pc.is_valid(positions)
     picked = result.select([f.name for f in view.features]).take(positions)
     columns = [keys] + [_with_default(view, f, picked[f.name], present, query_id) for f in view.features]
@@ -145,7 +146,7 @@ def _with_default(
         )
     if feature.default is None:
         return column
-    default = pa.scalar(feature.default, target)
+    default = arrays.constant(feature.default, target)
     return pc.if_else(present, column, default)
 
 

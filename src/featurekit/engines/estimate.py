@@ -106,11 +106,13 @@ def select_files(
     import duckdb
     import pyarrow as pa
 
+    from .. import arrays
+
     rows = [(path, size, values) for path, size in listing if (values := _partition_values(path, table)) is not None]
-    columns = {"__path": pa.array([p for p, _, _ in rows], pa.string())}
-    for c in table.partitioned_by:
-        columns[c.name] = pa.array([v[c.name] for _, _, v in rows], pa.string())
-    listing_table = pa.table(columns)
+    names = ["__path"] + [c.name for c in table.partitioned_by]
+    columns = [arrays.strings([p for p, _, _ in rows])]
+    columns += [arrays.strings([v[c.name] for _, _, v in rows]) for c in table.partitioned_by]
+    listing_table = pa.Table.from_arrays(columns, names=names)
     casts = ", ".join(
         f'TRY_CAST("{c.name}" AS {_DUCK_TYPES.get(c.type, "VARCHAR")}) AS "{c.name}"' for c in table.partitioned_by
     )
