@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 import featurekit
-from featurekit.cache import FeatureCache, Fetched
+from featurekit.cache import FeatureCache, Fetched, _entity_text, _prefix_text
 from featurekit.catalog.loader import shipped_catalog
 from featurekit.engines.duckdb import DuckDBEngine
 from featurekit.render import check_ids
@@ -382,10 +382,21 @@ def test_threads_with_overlapping_batches_and_flaky_fetches_never_see_a_wrong_va
     tried("cache fills: concurrent flaky lookups", 12 * 120)
 
 
-def test_clear_while_a_fetch_is_in_flight() -> None:
-    """`clear()` during a fetch: its caller and its waiters still get the right values, single flight still holds
-    for the IDs it carries, and what stats() counts afterwards is what lookups find."""
-    cache = FeatureCache()
+class _JsonCodec:
+    def encode(self, values: Any) -> dict[Any, bytes]:
+        return {i: json.dumps(v).encode() for i, v in values.items()}
+
+    def decode(self, blobs: Any) -> dict[Any, Any]:
+        return {i: json.loads(b) for i, b in blobs.items()}
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_clear_while_a_fetch_is_in_flight(tmp_path: Path, on_disk: bool) -> None:
+    """`clear()` during a fetch: its caller still gets its values, but nothing it fetched is kept (in memory or
+    on disk: it may be what the clear was for), and a lookup after the clear fetches afresh instead of waiting
+    on it. What stats() counts afterwards is what lookups find."""
+    cache = FeatureCache(path=tmp_path if on_disk else None)
+    codec = _JsonCodec() if on_disk else None
     started, release = threading.Event(), threading.Event()
     calls: collections.Counter[str] = collections.Counter()
 
@@ -399,25 +410,29 @@ def test_clear_while_a_fetch_is_in_flight() -> None:
         calls.update(ids)
         return {i: i.upper() for i in ids}
 
-    cache.lookup(("p",), ["old"], quick)
-    first, first_out = _run(lambda: dict(cache.lookup(("p",), ["a", "b"], slow)[0]))
+    cache.lookup(("p",), ["old"], quick, codec)
+    first, first_out = _run(lambda: dict(cache.lookup(("p",), ["a", "b"], slow, codec)[0]))
     assert started.wait(10)
     cache.clear()
-    waiter, waiter_out = _run(lambda: dict(cache.lookup(("p",), ["b", "c"], quick)[0]))
-    deadline = time.monotonic() + 10
-    while not calls["c"] and time.monotonic() < deadline:  # its fetch of c: its wait for b is settled
-        time.sleep(0.01)
-    assert waiter.is_alive()
+    after = dict(cache.lookup(("p",), ["b", "c"], quick, codec)[0])  # does not wait for the slow fetch
+    assert after == {"b": "B", "c": "C"} and first.is_alive()
     release.set()
     first.join(10)
-    waiter.join(10)
-    assert first_out == {"value": {"a": "A", "b": "B"}} and waiter_out == {"value": {"b": "B", "c": "C"}}
-    assert calls == {"old": 1, "a": 1, "b": 1, "c": 1}
+    assert first_out == {"value": {"a": "A", "b": "B"}}
+    assert calls == {"old": 1, "a": 1, "b": 2, "c": 1}
+    if on_disk:  # the disk holds what was fetched after the clear, and nothing from the slow fetch
+        kept = cache.tier.get(_prefix_text(("p",)), [_entity_text(i) for i in "abc"], time.time())
+        assert sorted(kept) == sorted(_entity_text(i) for i in "bc")
     entries = cache.stats().entries
-    values, hits = cache.lookup(("p",), ["old", "a", "b", "c"], quick)
+    values, hits = cache.lookup(("p",), ["old", "a", "b", "c"], quick, codec)
     assert dict(values) == {"old": "OLD", "a": "A", "b": "B", "c": "C"}
-    assert calls["old"] == 2  # cleared before any of this
-    assert hits == entries and cache.stats().entries == 4
+    assert calls == {"old": 2, "a": 2, "b": 2, "c": 1}  # old: cleared; a: fetched before the clear, not kept
+    assert hits == entries == 2 and cache.stats().entries == 4
+    if on_disk:  # a new process reads what the disk kept: the four entries, none from before the clear
+        cache.close()
+        fresh = FeatureCache(path=tmp_path)
+        assert fresh.lookup(("p",), ["old", "a", "b", "c"], quick, codec)[1] == 4
+        fresh.close()
     tried("cache fills: clear during a fetch", 4)
 
 

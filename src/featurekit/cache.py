@@ -122,6 +122,7 @@ class FeatureCache:
         # One Future per fetch, shared by its keys: a Future per entity costs ~1 KB (it holds a Condition).
         self._inflight: dict[Prefix, list[Flight]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # clear() starts a new one: a fetch begun before it is not kept
         self._counters = _Counters()
         self._unflushed = _Counters()
         # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
@@ -157,6 +158,7 @@ class FeatureCache:
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
         saved_bytes = saved_usd = 0.0
         with self._lock:
+            generation = self._generation
             shelf = self._shelves.get(prefix)
             flights = self._inflight.get(prefix)
             if shelf is None and not flights:  # nothing cached or in flight: every ID is a miss
@@ -198,7 +200,8 @@ class FeatureCache:
                     got = {i: e[0] for i, e in from_disk.items()}
                     disk_bytes = sum(e[1] for e in from_disk.values())
                     disk_usd = sum(e[2] for e in from_disk.values())
-                    self._store(prefix, lambda: got, list(got), disk_bytes / disk_hits, disk_usd / disk_hits, 0)
+                    share = disk_bytes / disk_hits, disk_usd / disk_hits
+                    self._store(prefix, lambda: got, list(got), *share, 0, generation)
                     saved_bytes, saved_usd = saved_bytes + disk_bytes, saved_usd + disk_usd
                     found.update(got)
                     mine = [i for i in mine if i not in from_disk]
@@ -208,11 +211,11 @@ class FeatureCache:
                     fetched = Fetched(fetched)
                 share_bytes, share_usd = fetched.scanned_bytes / len(mine), fetched.cost_usd / len(mine)
                 source = _source(fetched, mine)
-                if self._disk is not None and codec is not None:
+                if self._disk is not None and codec is not None and generation == self._generation:
                     rows = dict(source())
                     self._disk_put(prefix, rows, share_bytes, share_usd, codec)
                     source = lambda: rows  # noqa: E731
-                self._store(prefix, source, mine, share_bytes, share_usd, fetched.nbytes, flight)
+                self._store(prefix, source, mine, share_bytes, share_usd, fetched.nbytes, generation, flight)
                 if found or waiting:
                     found.update(source())
                 else:  # all of it was fetched: the caller may not even read the values one by one
@@ -259,10 +262,16 @@ class FeatureCache:
         saved_bytes: float,
         saved_usd: float,
         nbytes: int,
+        generation: int,
         flight: Flight | None = None,
     ) -> None:
-        """Keep a fill (indexed later, by the first lookup that reads it); with `flight`, that fetch is over."""
+        """Keep a fill (indexed later, by the first lookup that reads it) unless the cache was cleared since
+        `generation` (it may predate what the clear was for); with `flight`, that fetch is over."""
         with self._lock:
+            if flight is not None:  # one lock for both: a lookup must see the entries or the flight, never neither
+                self._land(prefix, flight, locked=True)
+            if generation != self._generation:
+                return
             fill = Fill(ids, self.clock() + self.ttl, saved_bytes, saved_usd, nbytes, source)
             shelf = self._shelves.get(prefix)
             if shelf is None:
@@ -270,8 +279,6 @@ class FeatureCache:
             shelf.pending.append(fill)
             self._fills.append((shelf, fill))
             self._bytes += nbytes
-            if flight is not None:  # one lock for both: a lookup must see the entries or the flight, never neither
-                self._land(prefix, flight, locked=True)
             self._evict()
 
     def _land(self, prefix: Prefix, flight: Flight, *, locked: bool = False) -> None:
@@ -367,7 +374,11 @@ class FeatureCache:
                 self._disk.close()
 
     def clear(self) -> None:
+        """Forget every entry, here and in the disk or shared tier. A fetch still running answers the lookups
+        already waiting on it, but stores nothing, and a lookup after the clear does not wait on it."""
         with self._lock:
+            self._generation += 1
+            self._inflight.clear()
             self._shelves.clear()
             self._fills.clear()
             self._bytes = 0
