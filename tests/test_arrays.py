@@ -147,3 +147,18 @@ def test_strings_past_32_bit_offsets_go_to_pyarrow(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(arrays, "_INT32_MAX", 5)
     values = ["abc", None, "défg"]
     same(arrays.strings(values), pa.array(values, pa.string()))
+
+
+class _Lies(str):
+    def __len__(self) -> int:
+        return 1
+
+    def encode(self, *args: object, **kwargs: object) -> bytes:
+        return b"x"
+
+
+@pytest.mark.parametrize("held", ["abcdef", "ça va", "\x00"])
+def test_strings_read_what_a_str_subclass_holds_not_what_it_reports(held: str) -> None:
+    values = [_Lies(held), "tail", _Lies(held)]
+    same(arrays.strings(values), pa.array(values, pa.string()))
+    assert arrays.strings(values).to_pylist() == [held, "tail", held]

@@ -240,6 +240,66 @@ def test_the_bulk_id_check_agrees_with_the_per_id_check(shipped: Any, ids: list[
     assert render._all_valid_strings(entity, ids) == (not per_id.invalid)
 
 
+class ShowsAnotherId(str):
+    """A str whose methods lie: it prints, measures and encodes as a valid ID while holding another."""
+
+    def __str__(self) -> str:
+        return "C00001"
+
+    def __len__(self) -> int:
+        return 6
+
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        return b"C00001"
+
+    def isdigit(self) -> bool:
+        return True
+
+
+class IntShowsAnother(int):
+    def __str__(self) -> str:
+        return "5"
+
+    def __index__(self) -> int:
+        return 5
+
+
+@pytest.mark.parametrize("many", [1, 3, 70])  # 70: large enough for the bulk check
+@pytest.mark.parametrize("held", ["../../etc/passwd", "C00042' OR 1=1", "zzz", "C0004２"])
+def test_a_str_subclass_is_checked_for_what_it_holds(shipped: Any, held: str, many: int) -> None:
+    """The pattern judges the characters that would be bound and cached, not what __str__ or __len__ claim."""
+    tried("injection: str subclasses that misreport themselves")
+    store, _ = shipped
+    with pytest.raises(InvalidEntityId) as caught:
+        store.get_frame("customer_orders", [ShowsAnotherId(held)] + ["C00002"] * (many - 1), as_of=AS_OF)
+    assert held in str(caught.value)
+
+
+@pytest.mark.parametrize("many", [1, 70])
+def test_a_valid_str_subclass_gets_the_rows_of_the_id_it_holds(shipped: Any, many: int) -> None:
+    import numpy as np
+
+    tried("injection: str subclasses that misreport themselves", 2)
+    store, oracle = shipped
+    for ids in ([ShowsAnotherId("C00042")] * many, [np.str_("C00042")] * many):
+        rows = store.get_frame("customer_orders", ids, as_of=AS_OF).to_dicts()
+        assert [r["customer_id"] for r in rows] == ["C00042"] * many  # not C00001, whatever __str__ says
+        assert {type(r["customer_id"]) for r in rows} == {str}
+        assert rows[0]["order_count"] == oracle["C00042"]["order_count"]
+
+
+def test_an_int_subclass_is_checked_for_the_value_it_holds() -> None:
+    from featurekit import render
+    from featurekit.catalog.declarations import Entity
+
+    tried("injection: int subclasses that misreport themselves", 2)
+    entity = Entity(name="account", key="account_id", key_type="int", pattern="^[0-9]{1,3}$")
+    with pytest.raises(InvalidEntityId):  # holds 123456: too many digits, whatever __str__ and __index__ say
+        render.check_ids(entity, [IntShowsAnother(123456)])
+    checked = render.check_ids(entity, [IntShowsAnother(12)])
+    assert checked.unique == (12,) and type(checked.unique[0]) is int
+
+
 # -- Athena -------------------------------------------------------------------------------------
 
 COUNTS = ("n", "n_label", "n_score", "n_day", "n_flag", "n_qty")

@@ -35,10 +35,11 @@ def strings(values: Sequence[Any]) -> pa.Array:
     except TypeError:  # a None among them (or a non-str, which raises again below)
         validity, values = _validity(values, "")
         text = "".join(values)
+    # str's own methods: a subclass may override len() or encode(), and the offsets must match the joined data.
     if text.isascii():  # one character is one byte: no encoding per value
-        data, lengths = text.encode("ascii"), map(len, values)
+        data, lengths = text.encode("ascii"), map(str.__len__, values)
     else:
-        encoded = [v.encode() for v in values]
+        encoded = [str.encode(v) for v in values]
         data, lengths = b"".join(encoded), map(len, encoded)
     if len(data) > _INT32_MAX:
         return pa.array(given, pa.string())  # over 2 GiB needs chunks; pa.array makes them

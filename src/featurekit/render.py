@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -200,6 +201,7 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
     # The common case in bulk; below ~64 IDs the fixed cost of a few Arrow calls is more than the loop's.
     if entity.key_type == "string" and len(given) >= 64 and _all_valid_strings(entity, given):
         return CheckedIds(tuple(given), tuple(dict.fromkeys(given)))
+    given = [_exact(v) for v in given]
     if entity.key_type == "int":
         # A decimal digit string from a file or the CLI is an int ID; ASCII only, as Athena's `[0-9]` means.
         values = [int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else v for v in given]
@@ -223,6 +225,16 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
     requested = tuple(given[i] if i in invalid else v for i, v in enumerate(values))
     unique = tuple(dict.fromkeys(v for i, v in enumerate(values) if i not in invalid))
     return CheckedIds(requested, unique, MappingProxyType(invalid))
+
+
+def _exact(value: Any) -> Any:
+    """A str or int subclass (numpy.str_, an IntEnum, or a hostile one whose __str__ shows another ID) as the
+    plain value it holds, read without its methods: the pattern must check what is bound and cached."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return operator.index(value)
+    return value
 
 
 def validate_ids(entity: Entity, ids: Iterable[Any]) -> tuple[Any, ...]:
