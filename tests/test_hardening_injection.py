@@ -300,6 +300,36 @@ def test_an_int_subclass_is_checked_for_the_value_it_holds() -> None:
     assert checked.unique == (12,) and type(checked.unique[0]) is int
 
 
+class AlwaysInRange(int):
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+
+class EqualsAnything(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_parameter_bounds_and_choices_judge_the_value_that_is_bound(shipped: Any) -> None:
+    from featurekit import render
+    from featurekit.catalog.declarations import Parameter
+
+    tried("injection: parameter subclasses that misreport themselves", 3)
+    store, _ = shipped
+    with pytest.raises(InputError, match="above the maximum"):  # lookback_days: 1..3650
+        store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": AlwaysInRange(10**9)})
+    with pytest.raises(InputError, match="below the minimum"):
+        store.get("customer_orders", "C00042", as_of=AS_OF, params={"lookback_days": AlwaysInRange(-5)})
+    choice = Parameter(name="segment", type="string", default="retail", choices=["retail", "wholesale"])
+    with pytest.raises(InputError, match="is not one of"):
+        render.coerce(choice, EqualsAnything("'; DROP TABLE orders; --"))
+
+
 # -- Athena -------------------------------------------------------------------------------------
 
 COUNTS = ("n", "n_label", "n_score", "n_day", "n_flag", "n_qty")

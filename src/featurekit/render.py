@@ -354,6 +354,7 @@ def bind_parameters(view: View, given: Mapping[str, Any]) -> dict[str, Any]:
 def coerce(param: Parameter, value: Any) -> Any:
     """A parameter value as its declared type; strings (from the CLI) are parsed."""
     where = param.name
+    value = _exact(value)  # bounds and choices must judge the value that is bound, not a subclass's __lt__/__eq__
     try:
         if param.type == "int":
             if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
