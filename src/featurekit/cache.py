@@ -128,6 +128,9 @@ class FeatureCache:
         # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
         # two processes each wait for an entry the other cannot write (the writer needs the lock).
         self._disk_lock: Any = threading.Lock() if tier is None else contextlib.nullcontext()
+        # Held by clear() emptying the tier and by a fetch's generation check and write: a fetch begun before a
+        # clear never writes after it (held around a put, which never waits on another process).
+        self._keeping = threading.Lock()
         self._disk = tier if tier is not None else open_disk(Path(path) / DISK_FILE) if path is not None else None
         self._closed = False
 
@@ -211,9 +214,9 @@ class FeatureCache:
                     fetched = Fetched(fetched)
                 share_bytes, share_usd = fetched.scanned_bytes / len(mine), fetched.cost_usd / len(mine)
                 source = _source(fetched, mine)
-                if self._disk is not None and codec is not None and generation == self._generation:
+                if self._disk is not None and codec is not None:
                     rows = dict(source())
-                    self._disk_put(prefix, rows, share_bytes, share_usd, codec)
+                    self._disk_put(prefix, rows, share_bytes, share_usd, codec, generation)
                     source = lambda: rows  # noqa: E731
                 self._store(prefix, source, mine, share_bytes, share_usd, fetched.nbytes, generation, flight)
                 if found or waiting:
@@ -342,17 +345,35 @@ class FeatureCache:
         return {as_text[k]: (values[as_text[k]], r[1], r[2]) for k, r in rows.items() if as_text[k] in values}
 
     def _disk_put(
-        self, prefix: Prefix, values: Mapping[Hashable, Any], share_bytes: float, share_usd: float, codec: Codec
+        self,
+        prefix: Prefix,
+        values: Mapping[Hashable, Any],
+        share_bytes: float,
+        share_usd: float,
+        codec: Codec,
+        generation: int,
     ) -> None:
+        """Write fetched entries to the tier, unless the cache was cleared since `generation`. The check and the
+        write hold `_keeping`, which clear() takes before it empties the tier: a clear during the (slow) encoding
+        is seen here, and one after the check empties the tier only once these rows are in it."""
         assert self._disk is not None
-        blobs = codec.encode(values)
-        # Wall-clock expiry on disk: the monotonic clock of this process means nothing to the next one.
-        expires = time.time() + self.ttl
-        rows = [(_entity_text(i), expires, share_bytes, share_usd, blobs[i]) for i in values]
-        with self._lock:
-            counters, self._unflushed = self._unflushed, _Counters()
-        with self._disk_lock:
-            self._disk.put(_prefix_text(prefix), rows, counters)
+        if generation == self._generation:  # skip the encoding when already stale; decided under the lock below
+            blobs = codec.encode(values)
+            # Wall-clock expiry on disk: the monotonic clock of this process means nothing to the next one.
+            expires = time.time() + self.ttl
+            rows = [(_entity_text(i), expires, share_bytes, share_usd, blobs[i]) for i in values]
+            with self._keeping:
+                if generation == self._generation:
+                    with self._lock:
+                        counters, self._unflushed = self._unflushed, _Counters()
+                    with self._disk_lock:
+                        self._disk.put(_prefix_text(prefix), rows, counters)  # a shared tier's put releases its locks
+                    return
+        # Not kept: still give up a shared tier's single-flight locks, or other lookups of these IDs (this
+        # process's too, after the clear) would wait for an entry that never comes, up to the lock timeout.
+        release = getattr(self._disk, "release", None)
+        if release is not None:
+            release(_prefix_text(prefix), [_entity_text(i) for i in values])
 
     def flush(self) -> None:
         """Write the counters not yet on disk (fetches write them anyway; hits alone only count in memory)."""
@@ -385,7 +406,7 @@ class FeatureCache:
             self._counters = _Counters()
             self._unflushed = _Counters()
         if self._disk is not None:
-            with self._disk_lock:
+            with self._keeping, self._disk_lock:  # after any write that checked the generation before it changed
                 self._disk.clear()
 
     def stats(self) -> CacheStats:
