@@ -53,8 +53,12 @@ def keys(values: Sequence[Any], key_type: pa.DataType) -> pa.Array:
     return strings(values) if pa.types.is_string(key_type) else int64s(values)
 
 
-def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
-    """Values of one Python type (or None) as an array of the Arrow type that holds them exactly."""
+def column(values: Sequence[Any], type_: pa.DataType, *, exact: bool = False) -> pa.Array:
+    """Values of one Python type (or None) as an array of the Arrow type that holds them exactly.
+
+    `exact`: a value of any other Python type is a TypeError, not pyarrow's conversion of it (which truncates
+    2.5 to an int64 2 and reads 1 as a bool True): for rows read back, where another type means damage.
+    """
     kinds = set(map(type, values)) - {type(None)}
     if type_ == pa.string() and kinds <= {str}:
         return strings(values)
@@ -68,6 +72,8 @@ def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
         validity, values = _validity(values, False)
         bits = np.packbits(np.fromiter(values, dtype=bool, count=len(values)), bitorder="little")
         return pa.Array.from_buffers(type_, len(values), [validity, pa.py_buffer(bits)])
+    if exact:
+        raise TypeError(f"values of type {', '.join(sorted(k.__name__ for k in kinds))} for a {type_} column")
     # Decimals, timestamps, an int for a float (pyarrow refuses one a double cannot hold): rarer, and
     # their conversions are pyarrow's to get right.
     return pa.array(values, type_)

@@ -185,11 +185,13 @@ class RowCodec:
     a Decimal keeps every digit, a date stays a date.
     """
 
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
+    def __init__(self, schema: pa.Schema, key: str | None = None) -> None:
+        """`key`: the column that holds the ID each row is cached under (checked when a row is read back)."""
+        self.schema, self.key = schema, key
         self._wire = pa.schema(
             [pa.field(f.name, _wire_type(f.type)) for f in schema]  # strings where JSON has no type
         )
+        self._names = set(schema.names)
 
     def encode(self, values: Mapping[Hashable, RowRef]) -> dict[Hashable, bytes]:
         ids = list(values)
@@ -204,7 +206,16 @@ class RowCodec:
         rows = [json.loads(blobs[i]) for i in ids]
         if not all(type(row) is dict for row in rows):
             raise TypeError("a cached row is not a JSON object")
-        columns = [arrays.column([row.get(f.name) for row in rows], f.type) for f in self._wire]
+        # Every column, and the key of the entity it was stored for: a damaged entry or one another version wrote
+        # must not come back as nulls for what it lacks, or as the row of another ID.
+        if any(row.keys() != self._names for row in rows):
+            raise KeyError("a cached row does not have the view's columns")
+        key = self.key
+        if key is not None and any(type(r[key]) is not type(i) or r[key] != i for r, i in zip(rows, ids, strict=True)):
+            raise KeyError("a cached row is keyed by another ID")
+        # exact: each JSON value is of the Python type its column encodes to; another one is damage, which
+        # pyarrow would convert (a float 2.5 to an int 2) instead of refusing
+        columns = [arrays.column([row[f.name] for row in rows], f.type, exact=True) for f in self._wire]
         wire = pa.Table.from_arrays(columns, schema=self._wire)
         table = wire.cast(self.schema)
         return {entity_id: (table, n) for n, entity_id in enumerate(ids)}

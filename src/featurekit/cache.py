@@ -425,8 +425,9 @@ class FeatureCache:
         )
 
 
-#: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError).
-_UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError)
+#: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError; an int past int64
+#: is an OverflowError, JSON nested too deep a RecursionError).
+_UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError, ArithmeticError, RecursionError)
 
 
 def _source(fetched: Fetched, ids: list[Hashable]) -> Source:

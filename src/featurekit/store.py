@@ -331,7 +331,7 @@ class FeatureStore:
                     nbytes=table.nbytes,
                 )
 
-            codec = batch.RowCodec(schema) if self.cache.tier is not None else None
+            codec = batch.RowCodec(schema, entity.key) if self.cache.tier is not None else None
             with tracing.span("featurekit.cache", {"featurekit.entities": len(ids_in_order)}) as span:
                 refs, hits = self.cache.lookup(prefix, ids_in_order, fetch, codec, distinct=True)
                 span.set_attribute("featurekit.cache_hits", hits)
