@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from . import arrays
-from .render import INT64, CheckedIds
+from .render import INT64, CheckedIds, is_text
 
 T = TypeVar("T")
 #: A cached row: the typed table a query returned and the row's index in it.
@@ -281,6 +281,9 @@ def as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.
         return out
     key_type = schema.field(0).type
     wanted = str if pa.types.is_string(key_type) else int
-    fits = (lambda v: isinstance(v, str)) if wanted is str else (lambda v: type(v) is int and INT64[0] <= v <= INT64[1])
+    if wanted is str:
+        fits = lambda v: isinstance(v, str) and is_text(v)  # noqa: E731  # Arrow holds no lone surrogate
+    else:
+        fits = lambda v: type(v) is int and INT64[0] <= v <= INT64[1]  # noqa: E731
     keys = [v if fits(v) else None for v in checked.requested]
     return out.set_column(0, schema.field(0).with_nullable(True), arrays.keys(keys, key_type))

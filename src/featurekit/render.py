@@ -208,7 +208,8 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
         typed_ok = [isinstance(v, int) and not isinstance(v, bool) for v in values]
     else:
         values = given
-        typed_ok = [isinstance(v, str) for v in values]
+        # A lone surrogate is a str but no text: no engine, cache file or Arrow array can hold it.
+        typed_ok = [isinstance(v, str) and is_text(v) for v in values]
     # An over-long ID is refused before the pattern reads it (untrusted input, bounded work).
     too_long = [ok and len(str(v)) > entity.max_length for v, ok in zip(values, typed_ok, strict=True)]
     texts = [str(v) if ok and not long else "" for v, ok, long in zip(values, typed_ok, too_long, strict=True)]
@@ -225,6 +226,17 @@ def check_ids(entity: Entity, ids: Iterable[Any], on_invalid: OnInvalid = "error
     requested = tuple(given[i] if i in invalid else v for i, v in enumerate(values))
     unique = tuple(dict.fromkeys(v for i, v in enumerate(values) if i not in invalid))
     return CheckedIds(requested, unique, MappingProxyType(invalid))
+
+
+def is_text(value: str) -> bool:
+    """Whether a str is valid Unicode text (encodes to UTF-8): not when it holds a lone surrogate."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _exact(value: Any) -> Any:
