@@ -361,7 +361,7 @@ def test_clear_during_the_disk_write_keeps_nothing(tmp_path: Path) -> None:
 
 
 class _DictTier:
-    """A shared tier in a dict (the cache takes no lock of its own around one); `put` can be held."""
+    """A shared tier in a dict (the cache takes no lock of its own around one); `put` and `clear` can be held."""
 
     path = None
 
@@ -369,6 +369,8 @@ class _DictTier:
         self.entries: dict[tuple[str, str], tuple[float, float, float, bytes]] = {}
         self.hold: threading.Event | None = None
         self.entered = threading.Event()
+        self.clear_hold: threading.Event | None = None
+        self.clear_entered = threading.Event()
 
     def get(self, prefix: str, ids: list[str], now: float) -> dict[str, Any]:
         return {i: self.entries[prefix, i] for i in ids if (prefix, i) in self.entries}
@@ -388,6 +390,9 @@ class _DictTier:
         return _Counters(), len(self.entries)
 
     def clear(self) -> None:
+        if self.clear_hold is not None:
+            self.clear_entered.set()
+            assert self.clear_hold.wait(10)
         self.entries.clear()
 
     def close(self) -> None:
@@ -412,6 +417,23 @@ def test_clear_during_a_shared_tier_write_empties_it_after_the_write() -> None:
     assert tier.entries == {}
     assert dict(cache.lookup(("p",), ["a"], lambda ids: {"a": "new"}, _Codec())[0]) == {"a": "new"}
     tried("arrays: clear during a shared-tier write", 1)
+
+
+def test_a_lookup_while_the_tier_is_emptied_keeps_nothing_it_read() -> None:
+    """clear() empties memory, then the tier: a lookup in between reads the old entry from the tier. It may
+    answer with it (the clear has not returned), but must not keep it: after clear() returns, no lookup may."""
+    tier = _DictTier()
+    cache = FeatureCache(tier=tier)
+    cache.lookup(("p",), ["a"], lambda ids: {"a": "old"}, _Codec())
+    tier.clear_hold = threading.Event()
+    clearing = threading.Thread(target=cache.clear)
+    clearing.start()
+    assert tier.clear_entered.wait(10)
+    cache.lookup(("p",), ["a"], lambda ids: {"a": "during"}, _Codec())
+    tier.clear_hold.set()
+    clearing.join(10)
+    assert dict(cache.lookup(("p",), ["a"], lambda ids: {"a": "new"}, _Codec())[0]) == {"a": "new"}
+    tried("arrays: lookup while the tier is emptied", 1)
 
 
 def test_clear_never_lets_an_older_fetch_answer_a_later_lookup(tmp_path: Path) -> None:

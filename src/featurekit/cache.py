@@ -398,16 +398,24 @@ class FeatureCache:
         """Forget every entry, here and in the disk or shared tier. A fetch still running answers the lookups
         already waiting on it, but stores nothing, and a lookup after the clear does not wait on it."""
         with self._lock:
-            self._generation += 1
-            self._inflight.clear()
-            self._shelves.clear()
-            self._fills.clear()
-            self._bytes = 0
+            self._forget()
             self._counters = _Counters()
             self._unflushed = _Counters()
         if self._disk is not None:
             with self._keeping, self._disk_lock:  # after any write that checked the generation before it changed
                 self._disk.clear()
+            # A lookup that began while the tier was being emptied may have read an old entry from it (and kept
+            # it, or be fetching for waiters with it): a second generation keeps nothing of it either.
+            with self._lock:
+                self._forget()
+
+    def _forget(self) -> None:
+        """Start a new generation with nothing in memory and no fetch to wait on (lock held)."""
+        self._generation += 1
+        self._inflight.clear()
+        self._shelves.clear()
+        self._fills.clear()
+        self._bytes = 0
 
     def stats(self) -> CacheStats:
         """This process's counters; with a disk cache, the totals recorded in the file (all processes)."""
