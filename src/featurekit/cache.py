@@ -13,7 +13,6 @@ back, because only the caller knows their types.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -24,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .cache_disk import DISK_FILE, _Counters, open_disk
-from .cache_memory import Fill, Flight, Later, Shelf, Source
+from .cache_disk import DISK_FILE, _Counters, _entity_text, _prefix_text, open_disk
+from .cache_memory import Fill, Flight, Later, Shelf, Source, pairs
 
 Prefix = tuple[Hashable, ...]
 ENV_CACHE_DIR = "FEATUREKIT_CACHE_DIR"
@@ -213,7 +212,7 @@ class FeatureCache:
                 if not isinstance(fetched, Fetched):
                     fetched = Fetched(fetched)
                 share_bytes, share_usd = fetched.scanned_bytes / len(mine), fetched.cost_usd / len(mine)
-                source = _source(fetched, mine)
+                source = pairs(mine, fetched.rows, fetched.values)
                 if self._disk is not None and codec is not None:
                     rows = dict(source())
                     self._disk_put(prefix, rows, share_bytes, share_usd, codec, generation)
@@ -438,28 +437,8 @@ class FeatureCache:
 _UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError, ArithmeticError, RecursionError)
 
 
-def _source(fetched: Fetched, ids: list[Hashable]) -> Source:
-    """The (ID, value) pairs of a fetch of `ids`, made when asked for."""
-    make = fetched.rows
-    if make is not None:
-        return lambda: zip(ids, make(), strict=True)
-    values = fetched.values
-    if len(values) != len(ids):  # a fetch may return more than it was asked for: keep only what was
-        values = {i: values[i] for i in ids}
-    return lambda: values
-
-
 def _decode_one(codec: Codec, entity_id: Hashable, blob: bytes) -> dict[Hashable, Any]:
     try:
         return codec.decode({entity_id: blob})
     except _UNDECODABLE:
         return {}
-
-
-def _prefix_text(prefix: Prefix) -> str:
-    # repr of str/int/float/bool/date/tuple is stable across processes; hashed to keep keys short.
-    return hashlib.sha256(repr(prefix).encode()).hexdigest()
-
-
-def _entity_text(entity_id: Hashable) -> str:
-    return f"{type(entity_id).__name__}:{entity_id}"

@@ -5,6 +5,7 @@ Its methods (get/put/flush/totals/clear/close) are the shape any second tier of 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -109,3 +110,13 @@ def open_disk(file: Path) -> _Disk:
         raise ConfigError(
             "cache_dir", f"{file} cannot be used as the cache ({exc}); delete it or pick another folder"
         ) from None
+
+
+def _prefix_text(prefix: object) -> str:
+    """A cache key's prefix as the tier's text key: repr of str/int/float/bool/date/tuple is stable across
+    processes; hashed to keep keys short."""
+    return hashlib.sha256(repr(prefix).encode()).hexdigest()
+
+
+def _entity_text(entity_id: object) -> str:
+    return f"{type(entity_id).__name__}:{entity_id}"

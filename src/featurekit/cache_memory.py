@@ -105,3 +105,13 @@ class Later(Mapping[Hashable, Any]):
 
     def __len__(self) -> int:
         return len(self._dict())
+
+
+def pairs(ids: list[Hashable], rows: Callable[[], Iterable[Any]] | None, values: Mapping[Hashable, Any]) -> Source:
+    """The (ID, value) pairs of a fetch of `ids`, made when asked for: from `rows` (one per ID, in order) if the
+    fetch gave them, else from `values`."""
+    if rows is not None:
+        return lambda: zip(ids, rows(), strict=True)
+    if len(values) != len(ids):  # a fetch may return more than it was asked for: keep only what was
+        values = {i: values[i] for i in ids}
+    return lambda: values
