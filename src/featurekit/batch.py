@@ -280,8 +280,7 @@ def as_requested(table: pa.Table, checked: CheckedIds, schema: pa.Schema) -> pa.
     if not checked.invalid:
         return out
     key_type = schema.field(0).type
-    wanted = str if pa.types.is_string(key_type) else int
-    if wanted is str:
+    if pa.types.is_string(key_type):
         fits = lambda v: isinstance(v, str) and is_text(v)  # noqa: E731  # Arrow holds no lone surrogate
     else:
         fits = lambda v: type(v) is int and INT64[0] <= v <= INT64[1]  # noqa: E731
