@@ -20,15 +20,15 @@ from typing import Any
 
 def main(argv: list[str]) -> dict[str, Any]:
     side, workload, fmt, data, catalog, n, customers, repeats = argv
-    from benchmarks import workloads
+    from benchmarks import handwritten
 
-    ids = workloads.entity_ids(workload, int(n), int(customers))
+    ids = handwritten.entity_ids(workload, int(n), int(customers))
     queries = 1
     if side == "raw":
         import duckdb
 
         con = duckdb.connect()
-        sql, values = workloads.raw_query(workload, Path(data), fmt)
+        sql, values = handwritten.raw_query(workload, Path(data), fmt)
 
         def run() -> int:
             with warnings.catch_warnings():
@@ -41,13 +41,13 @@ def main(argv: list[str]) -> dict[str, Any]:
         import featurekit
 
         store = featurekit.FeatureStore(catalog, data=data, cache=side == "featurekit-cache")
-        view = workloads.VIEWS[workload]
+        view = handwritten.VIEWS[workload]
 
         def run() -> int:
             nonlocal queries
             if store.cache is not None:
                 store.cache.clear()  # every run is a first call with the cache on
-            frame = store.get_frame(view, ids, as_of=workloads.AS_OF)
+            frame = store.get_frame(view, ids, as_of=handwritten.AS_OF)
             queries = frame.provenance.queries_run
             return len(frame)
 

@@ -17,9 +17,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 import featurekit
-from benchmarks import workloads
+from benchmarks import handwritten, workloads
 from benchmarks.common import Sizes, child, median_s, paired_median_s, python
-from benchmarks.workloads import AS_OF, VIEWS
+from benchmarks.handwritten import AS_OF, VIEWS
 from featurekit.engines import identity
 from featurekit.engines.base import athena_cost
 from featurekit.engines.duckdb import DuckDBEngine
@@ -75,7 +75,7 @@ def customers(sizes: Sizes, workload: str) -> int:
 
 
 def raw_table(workload: str, data: Path, ids: list[str], fmt: str = "parquet") -> pa.Table:
-    sql, values = workloads.raw_query(workload, data, fmt)
+    sql, values = handwritten.raw_query(workload, data, fmt)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
         return duckdb.connect().execute(sql, values(ids)).to_arrow_table()
@@ -119,7 +119,7 @@ def bench_scaling(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[st
             raw = child("raw", workload, "parquet", data[workload], catalog, n, who, runs)
             assert fk["rows"] == raw["rows"] == n, (fk, raw)
             rows[str(n)] = {**side_by_side("featurekit", fk, "raw", raw), "queries": fk["queries"]}
-        check = workloads.entity_ids(workload, min(1_000, who), who)
+        check = handwritten.entity_ids(workload, min(1_000, who), who)
         out[workload] = {"by_n": rows, "answers_match": answers_match(workload, data[workload], catalog, check)}
     first: dict[str, Any] = {}
     for n in sizes.cache_ns:
@@ -142,7 +142,7 @@ def files_checked(store: featurekit.FeatureStore) -> int:
 
 def bench_cache(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[str, Any]:
     view, who = VIEWS["pit"], sizes.daily_customers
-    fill = workloads.entity_ids("pit", sizes.cache_fill, who)  # a shuffled batch
+    fill = handwritten.entity_ids("pit", sizes.cache_fill, who)  # a shuffled batch
     read = sorted(fill[::-1][: min(1_000, len(fill))], reverse=True)  # a different size and order
     lone = f"C{who:07d}" if f"C{who:07d}" not in fill else fill[0]
     with featurekit.FeatureStore(catalog, data=data["pit"]) as store:
@@ -202,11 +202,11 @@ def bench_startup(sizes: Sizes, data: dict[str, Path], catalog: Path, root: Path
         name: statistics.median(float(python(["-c", IMPORT.format(name)], module=False).stdout) for _ in range(runs))
         for name in ("featurekit", "duckdb")
     }
-    sql, values = workloads.raw_query("pit", data["pit"])
+    sql, values = handwritten.raw_query("pit", data["pit"])
     bound = values([])
     script = root / "handwritten_get.py"
     script.write_text(SCRIPT.format(sql=sql, start=bound["start"], as_of=bound["as_of"]))
-    one = workloads.entity_ids("pit", 1, sizes.daily_customers)[0]
+    one = handwritten.entity_ids("pit", 1, sizes.daily_customers)[0]
     cli = ["featurekit.cli", "get", VIEWS["pit"], one, "--catalog", str(catalog), "--data", str(data["pit"])]
     cli += ["--as-of", AS_OF.isoformat(), "--no-cache", "--format", "json"]
 
@@ -231,10 +231,10 @@ def bench_startup(sizes: Sizes, data: dict[str, Path], catalog: Path, root: Path
 def bench_tutorial(sizes: Sizes, data: dict[str, Path], catalog: Path) -> dict[str, Any]:
     """One uncached lookup on the tutorial-sized JSON sample vs the hand-written read_json query, and vs the
     same query over a table the files were loaded into once (DuckDB's query time with no parsing at all)."""
-    sql, values = workloads.raw_query("orders", data["tutorial"], "json")
+    sql, values = handwritten.raw_query("orders", data["tutorial"], "json")
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE loaded AS SELECT * FROM {workloads.raw_source('orders', data['tutorial'], 'json')}")
-    loaded_sql, _ = workloads.raw_query("orders", data["tutorial"], "json", source="loaded")
+    con.execute(f"CREATE TABLE loaded AS SELECT * FROM {handwritten.raw_source('orders', data['tutorial'], 'json')}")
+    loaded_sql, _ = handwritten.raw_query("orders", data["tutorial"], "json", source="loaded")
     with featurekit.FeatureStore(catalog, data=data["tutorial"], cache=False) as store:
         fk, raw = paired_median_s(
             lambda: store.get(VIEWS["orders"], "C00042", as_of=AS_OF),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,16 @@ def test_the_page_table_is_replaced_between_markers(tmp_path: Path) -> None:
     page.write_text(f"# Performance\n\n{report.START}\nold\n{report.END}\n\nafter\n")
     report.write_page("| new |\n", page)
     assert page.read_text() == f"# Performance\n\n{report.START}\n| new |\n{report.END}\n\nafter\n"
+
+
+def test_the_hand_written_side_holds_nothing_of_featurekit() -> None:
+    # Its peak RSS is the comparator: featurekit's libraries loaded there too made every RSS ratio look ~35 MiB
+    # better than it was.
+    code = (
+        "import sys; from benchmarks import child, handwritten; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'featurekit', 'sqlalchemy', 'sqlglot', 'pydantic', 'jinja2', 'yaml', 'numpy', 'pyarrow'}))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
