@@ -353,7 +353,7 @@ def test_clear_during_the_disk_write_keeps_nothing(tmp_path: Path) -> None:
     first.join(10)
     codec.hold = None
     assert out == {"a": "old"}  # its own caller still gets what it fetched
-    assert cache.tier.get(_prefix_text(("p",)), [_entity_text("a")], time.time()) == {}
+    assert cache.tier.get(_prefix_text(("p",), cache.tier.epoch()), [_entity_text("a")], time.time()) == {}
     assert dict(cache.lookup(("p",), ["a"], lambda ids: {"a": "new"}, codec)[0]) == {"a": "new"}
     cache.close()
     assert dict(FeatureCache(path=tmp_path).lookup(("p",), ["a"], lambda ids: {"a": "x"}, codec)[0]) == {"a": "new"}

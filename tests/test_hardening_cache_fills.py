@@ -421,7 +421,7 @@ def test_clear_while_a_fetch_is_in_flight(tmp_path: Path, on_disk: bool) -> None
     assert first_out == {"value": {"a": "A", "b": "B"}}
     assert calls == {"old": 1, "a": 1, "b": 2, "c": 1}
     if on_disk:  # the disk holds what was fetched after the clear, and nothing from the slow fetch
-        kept = cache.tier.get(_prefix_text(("p",)), [_entity_text(i) for i in "abc"], time.time())
+        kept = cache.tier.get(_prefix_text(("p",), cache.tier.epoch()), [_entity_text(i) for i in "abc"], time.time())
         assert sorted(kept) == sorted(_entity_text(i) for i in "bc")
     entries = cache.stats().entries
     values, hits = cache.lookup(("p",), ["old", "a", "b", "c"], quick, codec)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .cache_disk import DISK_FILE, _Counters, _entity_text, _prefix_text, open_disk
+from .cache_disk import DISK_FILE, _Counters, _entity_text, _prefix_text, decoded, open_disk
 from .cache_memory import Fill, Flight, Later, Shelf, Source, pairs
 
 Prefix = tuple[Hashable, ...]
@@ -98,8 +98,8 @@ class FeatureCache:
 
     `path` (a folder) adds a disk layer: misses in memory are looked up there before the engine is
     asked, and every fetched entry is written there too (only for lookups given a `codec`). `tier` is
-    another such layer with the disk's methods (get/put/flush/totals/clear/close), e.g. a
-    `cache_redis.RedisTier` that workers share; it takes the disk's place.
+    another such layer with the disk's methods (get/put/flush/totals/clear/close, and `epoch` for clears that
+    reach other processes), e.g. a `cache_redis.RedisTier` that workers share; it takes the disk's place.
     Work per lookup is a dict probe per ID. A fill is kept as it came and indexed (C-level dict updates) by
     the first lookup that reads its prefix, so a miss costs about what no cache costs.
     """
@@ -122,6 +122,7 @@ class FeatureCache:
         self._inflight: dict[Prefix, list[Flight]] = {}
         self._lock = threading.Lock()
         self._generation = 0  # clear() starts a new one: a fetch begun before it is not kept
+        self._epoch = 0  # the tier's, as last read: tier keys carry it, so a clear elsewhere hides older entries
         self._counters = _Counters()
         self._unflushed = _Counters()
         # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
@@ -155,6 +156,7 @@ class FeatureCache:
 
         `distinct` says `ids` has no repeats (the caller deduplicated them), which saves a pass over them.
         """
+        epoch = self._sync_epoch() if self._disk is not None else 0
         now = self.clock()
         found: dict[Hashable, Any] = {}
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
@@ -196,7 +198,7 @@ class FeatureCache:
         result: Mapping[Hashable, Any] = found
         try:
             if self._disk is not None and codec is not None:
-                from_disk = self._disk_get(prefix, mine, codec)
+                from_disk = self._disk_get(prefix, epoch, mine, codec)
                 if from_disk:
                     disk_hits = len(from_disk)
                     got = {i: e[0] for i, e in from_disk.items()}
@@ -215,7 +217,7 @@ class FeatureCache:
                 source = pairs(mine, fetched.rows, fetched.values)
                 if self._disk is not None and codec is not None:
                     rows = dict(source())
-                    self._disk_put(prefix, rows, share_bytes, share_usd, codec, generation)
+                    self._disk_put((prefix, epoch), rows, share_bytes, share_usd, codec, generation)
                     source = lambda: rows  # noqa: E731
                 self._store(prefix, source, mine, share_bytes, share_usd, fetched.nbytes, generation, flight)
                 if found or waiting:
@@ -226,7 +228,7 @@ class FeatureCache:
             self._land(prefix, flight)
             release = getattr(self._disk, "release", None)  # a shared tier's cross-process locks
             if release is not None and codec is not None and mine:
-                release(_prefix_text(prefix), [_entity_text(i) for i in mine])
+                release(_prefix_text(prefix, epoch), [_entity_text(i) for i in mine])
             flight.future.set_exception(exc)
             raise
         self._land(prefix, flight)
@@ -327,34 +329,48 @@ class FeatureCache:
             shelf.index()
         return sum(len(s.values) for s in self._shelves.values())
 
-    def _disk_get(self, prefix: Prefix, ids: list[Hashable], codec: Codec) -> dict[Hashable, tuple[Any, float, float]]:
+    def _sync_epoch(self) -> int:
+        """The tier's epoch (how many clears it has seen), read once per lookup. When another process cleared the
+        tier since the last read, this one forgets what it holds in memory too: it may be what the clear was for."""
+        read = getattr(self._disk, "epoch", None)
+        if read is None:  # a tier without epochs: clears reach other processes' memory only with the TTL
+            return 0
+        with self._disk_lock:
+            epoch = read()
+        if epoch is not None and epoch != self._epoch:  # None: a shared tier that does not answer now
+            with self._lock:
+                self._forget()
+                self._epoch = epoch
+        return self._epoch if epoch is None else epoch
+
+    def _disk_get(
+        self, prefix: Prefix, epoch: int, ids: list[Hashable], codec: Codec
+    ) -> dict[Hashable, tuple[Any, float, float]]:
         """Entries on disk; one that no longer decodes (another version wrote it, the file was damaged) is a
         miss, and the fetch that follows replaces it."""
         assert self._disk is not None
         as_text = {_entity_text(i): i for i in ids}
         with self._disk_lock:
-            rows = self._disk.get(_prefix_text(prefix), list(as_text), time.time())
+            rows = self._disk.get(_prefix_text(prefix, epoch), list(as_text), time.time())
         if not rows:
             return {}
-        blobs = {as_text[k]: r[3] for k, r in rows.items()}
-        try:
-            values = codec.decode(blobs)
-        except _UNDECODABLE:  # keep the entries that decode on their own
-            values = {k: v for one in blobs.items() for k, v in _decode_one(codec, *one).items()}
+        values = decoded(codec, {as_text[k]: r[3] for k, r in rows.items()})
         return {as_text[k]: (values[as_text[k]], r[1], r[2]) for k, r in rows.items() if as_text[k] in values}
 
     def _disk_put(
         self,
-        prefix: Prefix,
+        key: tuple[Prefix, int],
         values: Mapping[Hashable, Any],
         share_bytes: float,
         share_usd: float,
         codec: Codec,
         generation: int,
     ) -> None:
-        """Write fetched entries to the tier, unless the cache was cleared since `generation`. The check and the
-        write hold `_keeping`, which clear() takes before it empties the tier: a clear during the (slow) encoding
-        is seen here, and one after the check empties the tier only once these rows are in it."""
+        """Write fetched entries to the tier under `key` (prefix, and the tier epoch the lookup read), unless this
+        process cleared the cache since `generation`. The check and the write hold `_keeping`, which clear() takes
+        before it empties the tier: a clear during the (slow) encoding is seen here, and one after the check
+        empties the tier only once these rows are in it. A clear by another process moved the epoch: rows written
+        after it land under keys no lookup reads."""
         assert self._disk is not None
         if generation == self._generation:  # skip the encoding when already stale; decided under the lock below
             blobs = codec.encode(values)
@@ -366,13 +382,13 @@ class FeatureCache:
                     with self._lock:
                         counters, self._unflushed = self._unflushed, _Counters()
                     with self._disk_lock:
-                        self._disk.put(_prefix_text(prefix), rows, counters)  # a shared tier's put releases its locks
+                        self._disk.put(_prefix_text(*key), rows, counters)  # a shared tier's put releases its locks
                     return
         # Not kept: still give up a shared tier's single-flight locks, or other lookups of these IDs (this
         # process's too, after the clear) would wait for an entry that never comes, up to the lock timeout.
         release = getattr(self._disk, "release", None)
         if release is not None:
-            release(_prefix_text(prefix), [_entity_text(i) for i in values])
+            release(_prefix_text(*key), [_entity_text(i) for i in values])
 
     def flush(self) -> None:
         """Write the counters not yet on disk (fetches write them anyway; hits alone only count in memory)."""
@@ -430,15 +446,3 @@ class FeatureCache:
         return CacheStats(
             c.hits, c.misses, entries, c.queries_avoided, round(c.bytes_saved), c.usd_saved, c.disk_hits, disk_entries
         )
-
-
-#: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError; an int past int64
-#: is an OverflowError, JSON nested too deep a RecursionError).
-_UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError, ArithmeticError, RecursionError)
-
-
-def _decode_one(codec: Codec, entity_id: Hashable, blob: bytes) -> dict[Hashable, Any]:
-    try:
-        return codec.decode({entity_id: blob})
-    except _UNDECODABLE:
-        return {}

@@ -1,15 +1,23 @@
 """The cache's disk layer: entries and counters in one SQLite file, shared by processes (kernels, CLI runs).
 
-Its methods (get/put/flush/totals/clear/close) are the shape any second tier of FeatureCache keeps.
+Its methods (get/put/flush/totals/clear/close, and optionally epoch) are the shape any second tier of
+FeatureCache keeps. `epoch()` counts the clears the tier has seen, by any process: FeatureCache keys its
+entries there by it, and forgets what it holds in memory when it changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import time
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cache import Codec
 
 DISK_FILE = "featurekit-cache.sqlite3"
 # SQLite's default bound-variable limit is 32,766 on current builds but 999 on old ones.
@@ -52,6 +60,11 @@ class _Disk:
             "saved_usd REAL, value BLOB, PRIMARY KEY (prefix, entity))"
         )
         self.conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
+
+    def epoch(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = 'epoch'").fetchone()
+        return int(row[0]) if row else 0
 
     def get(self, prefix: str, ids: list[str], now: float) -> dict[str, tuple[float, float, float, bytes]]:
         found: dict[str, tuple[float, float, float, bytes]] = {}
@@ -95,6 +108,7 @@ class _Disk:
             self.conn.execute("BEGIN")
             self.conn.execute("DELETE FROM entries")
             self.conn.execute("DELETE FROM counters")
+            self.conn.execute("INSERT INTO meta VALUES ('epoch', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
 
     def close(self) -> None:
         self.conn.close()
@@ -112,11 +126,29 @@ def open_disk(file: Path) -> _Disk:
         ) from None
 
 
-def _prefix_text(prefix: object) -> str:
-    """A cache key's prefix as the tier's text key: repr of str/int/float/bool/date/tuple is stable across
-    processes; hashed to keep keys short."""
-    return hashlib.sha256(repr(prefix).encode()).hexdigest()
+def _prefix_text(prefix: object, epoch: int) -> str:
+    """A cache key's prefix as the tier's text key in the tier's `epoch`: repr of str/int/float/bool/date/tuple is
+    stable across processes; hashed to keep keys short."""
+    return hashlib.sha256(f"{epoch}:{prefix!r}".encode()).hexdigest()
 
 
 def _entity_text(entity_id: object) -> str:
     return f"{type(entity_id).__name__}:{entity_id}"
+
+
+#: What a codec raises on bytes it cannot read (json, Arrow casts: ArrowInvalid is a ValueError; an int past int64
+#: is an OverflowError, JSON nested too deep a RecursionError).
+_UNDECODABLE = (ValueError, TypeError, KeyError, NotImplementedError, ArithmeticError, RecursionError)
+
+
+def decoded(codec: Codec, blobs: Mapping[Hashable, bytes]) -> dict[Hashable, Any]:
+    """The values of a tier's entries; one that does not decode (another version wrote it, the file was damaged)
+    is left out, a miss that the fetch after it replaces."""
+    try:
+        return codec.decode(blobs)
+    except _UNDECODABLE:  # keep the entries that decode on their own
+        values: dict[Hashable, Any] = {}
+        for entity_id, blob in blobs.items():
+            with contextlib.suppress(*_UNDECODABLE):
+                values.update(codec.decode({entity_id: blob}))
+        return values

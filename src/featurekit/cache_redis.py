@@ -3,7 +3,7 @@
     cache = FeatureCache(tier=RedisTier("redis://127.0.0.1:6379/0"))
     store = FeatureStore(cache=cache)
 
-It has the disk tier's shape (get/put/flush/totals/clear/close) and keys: one entry per (prefix, entity),
+It has the disk tier's shape (get/put/flush/totals/clear/close/epoch) and keys: one entry per (prefix, entity),
 written with the cache's TTL, valued as the codec's bytes. Single flight spans processes: a miss takes a lock
 (SET NX with an expiry) for its key before the engine is asked; a process that finds the lock taken waits for
 the holder's entry instead of running the same query. A failed fetch releases its locks, so the next caller
@@ -193,9 +193,22 @@ class RedisTier:
         fields = _Counters.__dataclass_fields__
         return _Counters(**{k: type(getattr(_Counters(), k))(v) for k, v in values.items() if k in fields}), entries
 
-    def clear(self) -> None:
+    def epoch(self) -> int | None:
+        """How many times the cache was cleared, by any process; None while Redis does not answer."""
         try:
-            keys = list(self.client.scan_iter(match=f"{self.namespace}:*", count=1000))
+            value = self.client.get(f"{self.namespace}:epoch")
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return None
+        return int(value or 0)
+
+    def clear(self) -> None:
+        """Empty the cache for every process. The epoch moves first: what a fetch begun before the clear writes
+        after it goes under the old epoch's keys, which no lookup reads any more."""
+        epoch = f"{self.namespace}:epoch".encode()
+        try:
+            self.client.incr(epoch)
+            keys = [k for k in self.client.scan_iter(match=f"{self.namespace}:*", count=1000) if k != epoch]
             for start in range(0, len(keys), 1000):
                 self.client.delete(*keys[start : start + 1000])
         except self._redis_errors as exc:

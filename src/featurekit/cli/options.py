@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from ..cache import ENV_CACHE_DIR
 from ..catalog import loader as catalog_mod
 from ..catalog.loader import ENV_CATALOG, Catalog
 from ..engines.duckdb import ENV_DATA
+from ..errors import ConfigError
 
 
 def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
@@ -70,7 +72,17 @@ CacheDirOpt = Annotated[
     Path | None,
     typer.Option("--cache-dir", envvar=ENV_CACHE_DIR, help="Keep featurekit's cache on disk in this folder."),
 ]
+RedisOpt = Annotated[
+    str | None, typer.Option("--redis", envvar="FEATUREKIT_REDIS_URL", help="Redis URL of the shared cache.")
+]
 
 
 def load_catalog(path: Path | None) -> Catalog:
     return catalog_mod.load(path)
+
+
+def need_extra(setting: str, extra: str, *modules: str) -> None:
+    """A ConfigError naming the pip extra to install when one of `modules` is not there (none is imported)."""
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            raise ConfigError(setting, f"needs the {extra} extra: pip install 'featurekit[{extra}]' ({name} missing)")

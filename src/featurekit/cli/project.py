@@ -1,5 +1,5 @@
 """Project commands: start a catalog (`init`, `schema`), check it (`validate`), make data (`sample-data`),
-see the whole flow (`demo`), and look after the disk cache (`cache stats|clear`).
+see the whole flow (`demo`), and look after the disk or Redis cache (`cache stats|clear`).
 """
 
 from __future__ import annotations
@@ -16,28 +16,45 @@ from ..cache import ENV_CACHE_DIR, FeatureCache
 from ..errors import ConfigError, FeaturekitError, NotFoundError
 from ..store import FeatureStore
 from .formats import FormatOpt, emit
-from .options import AsOfOpt, CacheDirOpt, CatalogOpt, err, load_catalog, out
+from .options import AsOfOpt, CacheDirOpt, CatalogOpt, RedisOpt, err, load_catalog, need_extra, out
 from .output import print_frame
 
 # Commands are declared on this app and copied onto the main one by register().
 _commands = typer.Typer()
 
-cache_app = typer.Typer(help="featurekit's on-disk cache: statistics and clearing.", no_args_is_help=True)
+cache_app = typer.Typer(help="featurekit's disk or Redis cache: statistics and clearing.", no_args_is_help=True)
 
 
-def _disk_cache(cache_dir: Path | None) -> FeatureCache:
+def _shared_cache(cache_dir: Path | None, redis: str | None) -> tuple[FeatureCache, str]:
+    """The cache shared by processes that a command looks after, and how to name it (never the Redis URL: it may
+    hold a password)."""
+    if redis:
+        from ..cache_redis import RedisTier
+
+        need_extra("--redis", "serve", "redis")
+        try:
+            tier = RedisTier(redis)
+        except ValueError as exc:  # redis-py on a URL it cannot read; its message names the scheme, not a password
+            raise ConfigError("--redis", str(exc).splitlines()[0]) from None
+        if not tier.ping():
+            raise ConfigError("--redis", f"{tier.degraded}")
+        return FeatureCache(tier=tier), f"redis (namespace {tier.namespace})"
     if cache_dir is None:
-        raise ConfigError("--cache-dir", f"no disk cache chosen; pass --cache-dir DIR or set {ENV_CACHE_DIR}")
-    return FeatureCache(path=cache_dir)
+        raise ConfigError(
+            "--cache-dir", f"no cache chosen; pass --cache-dir DIR (or set {ENV_CACHE_DIR}) or --redis URL"
+        )
+    cache = FeatureCache(path=cache_dir)
+    return cache, str(cache.path)
 
 
 @cache_app.command("stats")
 def cache_stats(
     cache_dir: CacheDirOpt = None,
+    redis: RedisOpt = None,
     format: FormatOpt = "table",
 ) -> None:
-    """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk cache."""
-    cache = _disk_cache(cache_dir)
+    """Hits, misses, queries avoided, bytes and dollars saved, as recorded in the disk or Redis cache."""
+    cache, name = _shared_cache(cache_dir, redis)
     try:
         stats = cache.stats()
     finally:
@@ -45,21 +62,27 @@ def cache_stats(
     from ..engines.identity import KEY_PARTS
 
     if format == "table":
-        out.print(f"cache {cache.path}: {stats}", markup=False)
+        out.print(f"cache {name}: {stats}", markup=False)
         out.print(f"entries expire {cache.ttl:g} s after they are written; a key depends on:", markup=False)
         out.print("\n".join(f"  - {part}" for part in KEY_PARTS), markup=False)
     else:
         shown = {**stats.to_dict(), "ttl_seconds": cache.ttl, "key_depends_on": list(KEY_PARTS)}
-        emit(format, "cache_stats", [shown], {"cache": str(cache.path)})
+        emit(format, "cache_stats", [shown], {"cache": name})
 
 
 @cache_app.command("clear")
-def cache_clear(cache_dir: CacheDirOpt = None) -> None:
-    """Delete every entry and counter in the disk cache."""
-    cache = _disk_cache(cache_dir)
-    cache.clear()
-    cache.close()
-    out.print(f"cleared {cache.path}", markup=False)
+def cache_clear(cache_dir: CacheDirOpt = None, redis: RedisOpt = None) -> None:
+    """Delete every entry and counter in the disk or Redis cache. Processes using it (a notebook, `featurekit
+    serve` workers) drop what they hold in memory at their next lookup."""
+    cache, name = _shared_cache(cache_dir, redis)
+    try:
+        cache.clear()
+    finally:
+        cache.close()
+    degraded = getattr(cache.tier, "degraded", None)
+    if degraded:
+        raise ConfigError("--redis", f"not cleared: {degraded}")
+    out.print(f"cleared {name}", markup=False)
 
 
 @_commands.command()

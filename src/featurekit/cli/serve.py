@@ -8,19 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
-from .options import CatalogOpt, DataOpt
-
-
-def _need_serve_extra() -> None:
-    try:
-        import mcp  # noqa: F401
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            "serve", f"needs the serve extra: pip install 'featurekit[serve]' ({exc.name} missing)"
-        ) from None
+from .options import CatalogOpt, DataOpt, RedisOpt, need_extra
 
 
 def register(app: typer.Typer) -> None:
@@ -33,9 +21,7 @@ def register(app: typer.Typer) -> None:
         ] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8000,
         workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (share --redis).")] = 1,
-        redis: Annotated[
-            str | None, typer.Option("--redis", envvar="FEATUREKIT_REDIS_URL", help="Redis URL of the shared cache.")
-        ] = None,
+        redis: RedisOpt = None,
         tokens_file: Annotated[
             Path | None,
             typer.Option("--tokens-file", envvar="FEATUREKIT_TOKENS_FILE", help="Bearer tokens, one a line."),
@@ -60,7 +46,7 @@ def register(app: typer.Typer) -> None:
         ] = 0.0,
     ) -> None:
         """Serve the catalog's views over HTTP (and MCP at /mcp): JSON or Arrow, metrics, tokens, limits."""
-        _need_serve_extra()
+        need_extra("serve", "serve", "mcp", "starlette", "uvicorn")
         import uvicorn
 
         from ..serve import auth
@@ -97,7 +83,7 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None,
     ) -> None:
         """Run the MCP server on stdio: one tool per feature view, the catalog's prompts as MCP prompts."""
-        _need_serve_extra()
+        need_extra("serve", "serve", "mcp", "starlette", "uvicorn")
         from ..serve.mcp import run_stdio
         from ..serve.runtime import ServeSettings, open_store
 
