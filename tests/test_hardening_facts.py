@@ -388,6 +388,18 @@ def test_latest_row_honours_an_instant(store: Any) -> None:
     assert before["snapshot_time"] is None or before["snapshot_time"] < at["snapshot_time"]
 
 
+def test_latest_row_age_counts_whole_days_elapsed_at_an_instant(store: Any) -> None:
+    """Athena's date_diff('day', ...) counts whole days elapsed (Joda's difference): a snapshot 12.5 hours before the
+    instant is 0 days old although midnight lies between them. DuckDB's own date_diff counts the midnights (1)."""
+    row = store.get("customer_latest", "C00004", as_of="2026-07-01T10:00:00Z", use_cache=False)
+    assert row["snapshot_time"] == dt.datetime(2026, 6, 30, 21, 30, tzinfo=dt.timezone.utc)
+    assert row["snapshot_age_days"] == 0
+    a_day = store.get("customer_latest", "C00004", as_of="2026-07-01T21:30:00Z", use_cache=False)
+    assert a_day["snapshot_age_days"] == 1
+    almost = store.get("customer_latest", "C00004", as_of="2026-07-01T21:29:59.999999Z", use_cache=False)
+    assert almost["snapshot_age_days"] == 0
+
+
 def test_latest_row_view_on_athena(athena_fake: AthenaFake) -> None:
     columns = [
         ("customer_id", "varchar"),

@@ -129,7 +129,7 @@ def _lint_view(catalog: Catalog, view: str) -> tuple[Problem, ...]:
     if isinstance(tree, Problem):
         return (tree,)
     # The DuckDB adapter types the SQL without the table declarations: what it sees, node by node.
-    blind = [(_kind(n), n.type) for n in _checked(_annotate(catalog, view, tree.copy(), with_schema=False))]
+    blind = [(_kind(n), _checked_type(n)) for n in _checked(_annotate(catalog, view, tree.copy(), with_schema=False))]
     tree = _annotate(catalog, view, tree)
     schema = {t: {c.name for c in catalog.tables[t].all_columns} for t in catalog.view_templates[view].tables}
     found = [Problem(file, line, message) for line, message in _decimal_params(tree)]
@@ -242,12 +242,23 @@ def _outputs(catalog: Catalog, view: str, tree: exp.Expr) -> Iterator[Problem]:
 
 
 def _checked(tree: exp.Expr) -> list[exp.Expr]:
-    """The nodes whose result the DuckDB adapter rewrites from their types."""
-    return list(tree.find_all(exp.Avg, exp.Div, exp.DateAdd))
+    """The nodes whose result the DuckDB adapter rewrites from their types (of their argument, for a CAST)."""
+    return list(tree.find_all(exp.Avg, exp.Div, exp.DateAdd, exp.Cast))
 
 
 def _kind(node: exp.Expr) -> str:
     return type(node).__name__
+
+
+def _checked_type(node: exp.Expr) -> exp.DataType | None:
+    return node.this.type if isinstance(node, exp.Cast) else node.type
+
+
+#: Estimates: Athena and DuckDB use other algorithms, so their numbers differ (an exact match is impossible).
+_APPROX = {
+    "approx_distinct": "count(DISTINCT ...)",
+    "approx_percentile": "an exact rank: row_number() and count(*) in a subquery",
+}
 
 
 def _divergences(tree: exp.Expr, blind: list[tuple[str, exp.DataType | None]]) -> Iterator[tuple[int | None, str]]:
@@ -255,6 +266,27 @@ def _divergences(tree: exp.Expr, blind: list[tuple[str, exp.DataType | None]]) -
     same_shape = [k for k, _ in blind] == [_kind(n) for n in checked]
     for i, node in enumerate(checked):
         seen = blind[i][1] if same_shape else None
+        if isinstance(node, exp.Cast):
+            source = node.this.type
+            if type_class(source) == "float" and node.to.this in exp.DataType.TEXT_TYPES:
+                yield (
+                    _line(node),
+                    f"{node.sql('trino')}: Athena prints a {_sql(source)} as Java does (1.0E7, 1.0E-4), DuckDB "
+                    "as 10000000.0 and 0.0001; cast it to a DECIMAL first, "
+                    "e.g. CAST(CAST(x AS DECIMAL(18, 2)) AS VARCHAR)",
+                )
+            elif (
+                type_class(source) == "float"
+                and node.to.this in exp.DataType.INTEGER_TYPES
+                and type_class(seen) != "float"
+            ):
+                yield (
+                    _line(node),
+                    f"{node.sql('trino')} rounds a {_sql(source)} half away from zero on Athena (2.5 -> 3), DuckDB "
+                    "half to even, and DuckDB cannot tell from the SQL alone; CAST the table column to its type "
+                    "where it is read",
+                )
+            continue
         if isinstance(node, exp.Avg) and sqltypes.decimal_ps(node.type):
             arg = node.this
             if _all_literal(arg):
@@ -267,12 +299,21 @@ def _divergences(tree: exp.Expr, blind: list[tuple[str, exp.DataType | None]]) -
                 yield _line(node), "avg(DISTINCT) or windowed avg() of a DECIMAL cannot be matched on DuckDB"
         # The adapter types SQL without the table declarations: a rewrite it needs must be visible in the SQL.
         if type_class(node.type) != type_class(seen) and (
-            not isinstance(node, exp.Div) or type_class(node.type) == "int"
+            not isinstance(node, exp.Div) or type_class(node.type) in ("int", "decimal")
         ):
             yield (
                 _line(node),
                 f"{node.sql('trino')} is {_sql(node.type)} on Athena, but DuckDB cannot tell from the SQL "
                 "alone; CAST the table column to its type where it is read",
+            )
+    for func in tree.find_all(exp.ApproxDistinct, exp.ApproxQuantile, exp.Anonymous):
+        name = func.sql_name().lower() if not isinstance(func, exp.Anonymous) else func.name.lower()
+        name = {"approx_count_distinct": "approx_distinct", "approx_quantile": "approx_percentile"}.get(name, name)
+        if name.startswith("approx_"):
+            hint = _APPROX.get(name, "an exact aggregate")
+            yield (
+                _line(func),
+                f"{name}() is an estimate that Athena and DuckDB compute differently (the numbers differ); use {hint}",
             )
     for node in tree.find_all(exp.Round):
         ps, digits = sqltypes.decimal_ps(node.this.type), node.args.get("decimals")

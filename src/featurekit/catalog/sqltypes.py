@@ -113,6 +113,37 @@ def _sum(self: Any, e: exp.Sum) -> exp.Sum:
     return e
 
 
+def _exact_ps(t: exp.DataType | None) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL, or of the DECIMAL an integer type converts to, else None."""
+    ps = decimal_ps(t)
+    if ps is None and t is not None and t.this in _INT_DIGITS:
+        return _INT_DIGITS[t.this], 0
+    return ps
+
+
+#: Trino's result decimal of `a op b` from (p, s) of each side (trinodb/trino, type/DecimalOperators.java).
+_DECIMAL_RESULT = {
+    exp.Add: lambda a, b: (max(a[0] - a[1], b[0] - b[1]) + max(a[1], b[1]) + 1, max(a[1], b[1])),
+    exp.Sub: lambda a, b: (max(a[0] - a[1], b[0] - b[1]) + max(a[1], b[1]) + 1, max(a[1], b[1])),
+    exp.Mul: lambda a, b: (a[0] + b[0], a[1] + b[1]),
+    exp.Div: lambda a, b: (a[0] + b[1] + max(b[1] - a[1], 0), max(a[1], b[1])),
+}
+
+
+def _arithmetic(kind: type[exp.Binary]) -> Any:
+    """Decimal arithmetic typed as Trino types it (sqlglot keeps one side's scale); other operands as sqlglot does."""
+    default = Presto.EXPRESSION_METADATA[kind]["annotator"]
+
+    def annotate(self: Any, e: exp.Binary) -> exp.Expr:
+        left, right = _exact_ps(e.left.type), _exact_ps(e.right.type)
+        if left and right and (decimal_ps(e.left.type) or decimal_ps(e.right.type)):
+            self._set_type(e, decimal_type(*_DECIMAL_RESULT[kind](left, right)))
+            return e
+        return default(self, e)
+
+    return annotate
+
+
 def _date_add(self: Any, e: exp.Expr) -> exp.Expr:
     """Trino's date_add keeps the type of its date argument (DATE stays DATE for day units and larger)."""
     self._set_type(e, e.this.type if e.this.type is not None else D.Type.UNKNOWN)
@@ -130,6 +161,7 @@ TRINO_METADATA: dict[type[exp.Expr], dict[str, Any]] = {
         )
     },
     exp.If: {"annotator": lambda self, e: _branches(self, e, [e.args.get("true"), e.args.get("false")])},
+    **{kind: {"annotator": _arithmetic(kind)} for kind in _DECIMAL_RESULT},
     exp.Count: {"returns": D.Type.BIGINT},
     exp.DateDiff: {"returns": D.Type.BIGINT},
     exp.DateAdd: {"annotator": _date_add},
@@ -156,9 +188,11 @@ def annotate(
     With no schema, columns of base tables stay UNKNOWN; types still flow from CASTs and literals.
     """
     binds = {"as_of": "DATE", **(binds or {})}
-    for node in tree.find_all(exp.Placeholder):
-        if node.name in binds:
-            node.type = D.build(binds[node.name])
+    # Every node is (re)typed: a CAST is typed from the parse, and the annotator would skip it with everything under
+    # it, leaving the avg() or `/` inside CAST(avg(x) AS DOUBLE) untyped (and unadapted). Binds keep their types.
+    placeholder = {
+        "annotator": lambda self, e: self._set_type(e, D.build(binds[e.name]) if e.name in binds else D.Type.UNKNOWN)
+    }
     # An unresolvable reference stays unqualified: lint reports it, typing does what it can.
     with contextlib.suppress(SqlglotError):
         tree = qualify(
@@ -169,6 +203,5 @@ def annotate(
             quote_identifiers=False,
             identify=False,
         )
-    return annotate_types(
-        tree, schema=dict(schema or {}), expression_metadata=TRINO_METADATA, dialect="trino", overwrite_types=False
-    )
+    metadata = {**TRINO_METADATA, exp.Placeholder: placeholder}
+    return annotate_types(tree, schema=dict(schema or {}), expression_metadata=metadata, dialect="trino")

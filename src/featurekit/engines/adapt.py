@@ -6,8 +6,9 @@ so each distinct text is transpiled once.
 
 Athena's semantics are the truth, so before transpiling, the tree is typed as Trino types it
 (catalog/sqltypes.py) and the constructs where DuckDB would compute another number are rewritten:
-`avg(decimal(p, s))` (Trino: exact, decimal(p, s), half up; DuckDB: DOUBLE), integer `/` (Trino
-truncates; DuckDB divides as DOUBLE) and `date_add` on a DATE (Trino: DATE; DuckDB: TIMESTAMP).
+`avg(decimal(p, s))` (Trino: exact, decimal(p, s), half up; DuckDB: DOUBLE), integer and decimal `/` (Trino
+truncates, or rounds a DECIMAL half up; DuckDB divides as DOUBLE), `date_add` on a DATE (Trino: DATE; DuckDB:
+TIMESTAMP), `date_diff` (whole units), `extract(DOW)`, `regexp_extract` with no match, CAST(double AS integer).
 What cannot be rewritten is reported by `featurekit validate` (catalog/lint.py).
 """
 
@@ -63,13 +64,27 @@ def trino_semantics(tree: exp.Expr) -> exp.Expr:
     tree = sqltypes.annotate(tree)
     for cast in reversed(list(tree.find_all(exp.Cast))):  # innermost first, so outer copies see the rewrite
         _cast_as_trino(cast)
-    for node in list(tree.find_all(exp.Avg, exp.Div, exp.DateAdd)):
+    # Innermost first, so an outer rewrite copies the inner one.
+    for node in reversed(
+        list(tree.find_all(exp.Avg, exp.Div, exp.DateAdd, exp.DateDiff, exp.Extract, exp.RegexpExtract))
+    ):
         if isinstance(node, exp.Avg):
             _exact_avg(node)
         elif isinstance(node, exp.Div):
-            if node.args.get("typed") and all(_is_integer(side) for side in (node.left, node.right)):
-                # Trino truncates toward zero; DuckDB's `//` on integers does too (-7 // 2 = -3).
-                node.replace(exp.IntDiv(this=node.left.copy(), expression=node.right.copy()))
+            _divide_as_trino(node)
+        elif isinstance(node, exp.DateDiff):
+            # Trino counts whole units elapsed (Joda getDifferenceAsLong: 23:00 to 01:00 is 0 days, Jan 31 to Feb 27
+            # 0 months); DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units like Trino.
+            unit = exp.Literal.string((node.unit.name if node.unit else "day").lower())
+            node.replace(exp.Anonymous(this="DATE_SUB", expressions=[unit, node.expression.copy(), node.this.copy()]))
+        elif isinstance(node, exp.Extract):
+            if node.name.upper() in ("DOW", "DAYOFWEEK", "DAY_OF_WEEK"):
+                # Trino's extract(DOW) is day_of_week(): ISO, Monday 1 .. Sunday 7; DuckDB's DOW is Sunday 0.
+                node.set("this", exp.var("ISODOW"))
+        elif isinstance(node, exp.RegexpExtract):
+            # Trino returns NULL when the pattern does not match (JoniRegexpFunctions); DuckDB returns ''.
+            matches = exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy())
+            node.replace(exp.If(this=matches, true=node.copy()))
         elif node.type is not None and node.type.is_type(exp.DataType.Type.DATE):
             node.replace(exp.cast(node.copy(), "DATE"))
     return tree
@@ -87,21 +102,24 @@ _DECIMAL_CAST = (
 
 def _cast_as_trino(node: exp.Cast) -> None:
     source = node.this.type
+    if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.this in exp.DataType.REAL_TYPES:
+        # Trino rounds a DOUBLE half away from zero (DoubleOperators: MathFunctions.round, roundToLong HALF_UP):
+        # CAST(2.5e0 AS INTEGER) is 3, -2.5e0 gives -3; DuckDB rounds half to even (2, -2). DuckDB's round() is Trino's.
+        node.set("this", exp.Round(this=node.this.copy()))
+        return
     if type(node) is not exp.Cast or not node.to.is_type(exp.DataType.Type.DECIMAL):
         return  # try_cast keeps DuckDB's rounding: a NULL-on-failure cast cannot take the text path safely
-    if isinstance(node.this, exp.Literal) or (
-        source is not None and not source.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.UNKNOWN)
-    ):
-        return  # literals, strings, integers and decimals round the same way on both engines
+    if source is not None and not source.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.UNKNOWN):
+        return  # strings, integers and decimals (0.285 is a DECIMAL literal) round the same way on both engines
     _replace_with(node, _DECIMAL_CAST.format(t=node.to.sql("duckdb")), node.this)
 
 
-def _replace_with(node: exp.Expr, template: str, arg: exp.Expr) -> None:
-    """Replace `node` by DuckDB SQL `template`, with every `__x` in it a copy of `arg`."""
+def _replace_with(node: exp.Expr, template: str, arg: exp.Expr, other: exp.Expr | None = None) -> None:
+    """Replace `node` by DuckDB SQL `template`, with every `__x` in it a copy of `arg` and every `__y` of `other`."""
     new = sqlglot.parse_one(template, read="duckdb")
     for marker in list(new.find_all(exp.Column)):
-        if marker.name == "__x":
-            marker.replace(arg.copy())
+        if marker.name in ("__x", "__y"):
+            marker.replace((arg if marker.name == "__x" or other is None else other).copy())
     node.replace(new)
 
 
@@ -126,6 +144,40 @@ def _exact_avg(node: exp.Avg) -> None:
     precision, scale = ps
     text = _AVG.format(unit=10**scale, step=f"{10**-scale:.{scale}f}", scale_p=scale + 1, scale=scale, p=precision)
     _replace_with(node, text, node.this)
+
+
+#: Trino's decimal `/`: the quotient rounded half up (away from zero) to scale max(s1, s2), a DECIMAL
+#: (trinodb/trino DecimalOperators.java, divideShortShortShort: rescale by r_s - s1 + s2, `remainder * 2 >= divisor`
+#: rounds up; division by zero fails). DuckDB divides decimals as DOUBLE (1.0 / 3 is 0.333.. where Athena says 0.3),
+#: so the adapter divides the unscaled integers: a*10^s1 * 10^(r_s - s1 + s2) by b*10^s2.
+_DIV = (
+    "CAST(CAST(CASE WHEN (__x < 0) <> (__y < 0) THEN -1 ELSE 1 END"
+    " * ((2 * ABS(CAST(__x * {a_unit} AS HUGEINT)) * {rescale} + ABS(CAST(__y * {b_unit} AS HUGEINT)))"
+    " // (2 * ABS(CAST(__y * {b_unit} AS HUGEINT)))) AS DECIMAL(38, 0))"
+    " * CAST('{step}' AS DECIMAL({scale_p}, {scale})) AS DECIMAL({p}, {scale}))"
+)
+
+
+def _divide_as_trino(node: exp.Div) -> None:
+    if node.args.get("typed") and all(_is_integer(side) for side in (node.left, node.right)):
+        # Trino truncates toward zero; DuckDB's `//` on integers does too (-7 // 2 = -3).
+        node.replace(exp.IntDiv(this=node.left.copy(), expression=node.right.copy()))
+        return
+    result = sqltypes.decimal_ps(node.type)
+    left, right = (sqltypes.decimal_ps(side.type) or (0, 0) for side in (node.left, node.right))
+    if result is None:
+        return  # a DOUBLE quotient is the same on both engines
+    (precision, scale), (s1, s2) = result, (left[1], right[1])
+    text = _DIV.format(
+        a_unit=10**s1,
+        b_unit=10**s2,
+        rescale=10 ** (scale - s1 + s2),
+        step=f"{10**-scale:.{scale}f}",
+        scale_p=scale + 1,
+        scale=scale,
+        p=precision,
+    )
+    _replace_with(node, text, node.left, node.right)
 
 
 def _ids_as_list(node: exp.Expression) -> exp.Expression:
