@@ -35,12 +35,24 @@ def read_orders(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+#: Java's Character.isWhitespace, which Trino trims before it reads a date (airlift SliceUtf8.trim).
+JAVA_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" + (
+    "\u2008\u2009\u200a\u2028\u2029\u205f\u3000"
+)
+
+
 def try_date(text: Any) -> dt.date | None:
-    """Trino's try_cast(varchar AS DATE): a date for 'YYYY-MM-DD', else NULL."""
-    if not isinstance(text, str) or not re.fullmatch(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*", text):
+    """Trino's try_cast(varchar AS DATE) (FromVarchar.toDate): the trimmed text as 'YYYY-MM-DD' or Joda's yyyy-MM-dd
+    (a signed year, a month and a day of 1 or 2 digits) and nothing else, a real day; else NULL."""
+    found = (
+        re.fullmatch(r"\+?([0-9]{1,6})-([0-9]{1,2})-([0-9]{1,2})", text.strip(JAVA_SPACE))
+        if isinstance(text, str)
+        else None
+    )
+    if found is None:
         return None
     try:
-        return dt.date.fromisoformat(text.strip())
+        return dt.date(*map(int, found.groups()))
     except ValueError:
         return None
 

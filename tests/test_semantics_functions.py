@@ -269,3 +269,41 @@ def test_explicit_types_need_no_flag(tmp_path):
         "(SELECT max(CAST(amount AS DECIMAL(12, 2)) / 3) FROM {{ table('orders') }}) AS r",
     )
     assert lint(loader.load(folder)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-06-05", dt.date(2026, 6, 5)),
+        ("2026-6-5", dt.date(2026, 6, 5)),  # Joda's yyyy-MM-dd parses 1 or 2 digits
+        ("+2026-06-05", dt.date(2026, 6, 5)),  # and a signed year
+        (" \t2026-06-05\n", dt.date(2026, 6, 5)),  # trimmed first: Java whitespace (Character.isWhitespace)
+        ("\u30002026-06-05\u2028", dt.date(2026, 6, 5)),
+        ("\u00a02026-06-05", None),  # a no-break space is not Java whitespace
+        ("2026-06-05T10:00", None),  # nothing may follow the day; DuckDB alone reads these as 2026-06-05
+        ("2026-06-05 10:00:00", None),
+        ("2026/06/05", None),
+        ("20260605", None),
+        ("2026-02-30", None),
+        ("2026-006-05", None),
+        ("", None),
+    ],
+)
+def test_try_cast_of_text_to_date_reads_only_what_athena_reads(text, expected):
+    # trinodb/trino FromVarchar.toDate: parseDate(trim(value)): 'YYYY-MM-DD', else Joda ISODateTimeFormat.date()
+    # (appendYear(4, 9), appendMonthOfYear(2), appendDayOfMonth(2): signed year, 1-2 digit month and day).
+    assert run("SELECT try_cast(:v AS DATE)", v=text) == [(expected,)]
+
+
+@pytest.mark.parametrize("text", ["-2026-06-05", "1234567-01-01"])
+def test_a_date_text_duckdb_cannot_read_as_athena_does_fails_loudly(text):
+    with pytest.raises(Exception, match="DuckDB cannot read this date as Athena does"):
+        run("SELECT try_cast(:v AS DATE)", v=text)
+
+
+def test_cast_of_text_to_date_fails_where_athena_fails():
+    with pytest.raises(Exception, match="Value cannot be cast to date: 2026-06-05T10:00"):
+        run("SELECT CAST(:v AS DATE)", v="2026-06-05T10:00")
+    assert run("SELECT CAST(:v AS DATE), try_cast(TIMESTAMP '2026-06-05 23:00:00' AS DATE)", v=" 2026-06-05") == [
+        (dt.date(2026, 6, 5), dt.date(2026, 6, 5))
+    ]

@@ -14,6 +14,7 @@ What cannot be rewritten is reported by `featurekit validate` (catalog/lint.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -100,8 +101,35 @@ _DECIMAL_CAST = (
 )
 
 
+#: Java's whitespace (Character.isWhitespace), which Trino trims from a VARCHAR before reading it as a DATE. U+3000
+#: is the character itself: `\x{3000}` would put a "30" in the SQL, where checks look for inlined values.
+_SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{20}\x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A}\x{2028}\x{2029}\x{205F}" + "\u3000]"
+#: Trino reads a VARCHAR as a DATE (trinodb/trino FromVarchar.toDate, DateTimeUtils.parseDate) once trimmed, as
+#: 'YYYY-MM-DD' or as Joda's yyyy-MM-dd (a signed year, a month and day of 1 or 2 digits) and nothing more. DuckDB
+#: also reads '2026-06-05T10:00', '2026-06-05 10:00:00' and '2026/06/05' as that day, so a row Athena leaves out
+#: of a window would be counted. Years past 6 digits and BC years, which DuckDB writes otherwise, fail loudly.
+_DATE_CAST = (
+    "CAST(CASE WHEN typeof(__x) <> 'VARCHAR' THEN {cast}(__x AS DATE)"
+    " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*\\+?[0-9]{{1,6}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
+    " THEN {cast}(regexp_replace(CAST(__x AS VARCHAR), '^{s}*\\+?|{s}*\\z', '', 'g') AS DATE)"
+    " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*[+-]?[0-9]{{1,9}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
+    " THEN error('DuckDB cannot read this date as Athena does: ' || CAST(__x AS VARCHAR))"
+    " ELSE {otherwise} END AS DATE)"
+)
+
+
 def _cast_as_trino(node: exp.Cast) -> None:
     source = node.this.type
+    if node.to.is_type(exp.DataType.Type.DATE) and (
+        source is None or source.is_type(*exp.DataType.TEXT_TYPES, exp.DataType.Type.UNKNOWN)
+    ):
+        if isinstance(node.this, exp.Literal) and re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", node.this.name):
+            return  # DATE '2026-06-05': both engines read the plain form alike
+        tried = isinstance(node, exp.TryCast)
+        otherwise = "NULL" if tried else "error('Value cannot be cast to date: ' || CAST(__x AS VARCHAR))"
+        template = _DATE_CAST.format(cast="TRY_CAST" if tried else "CAST", s=_SPACE, otherwise=otherwise)
+        _replace_with(node, template, node.this)
+        return
     if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.this in exp.DataType.REAL_TYPES:
         # Trino rounds a DOUBLE half away from zero (DoubleOperators: MathFunctions.round, roundToLong HALF_UP):
         # CAST(2.5e0 AS INTEGER) is 3, -2.5e0 gives -3; DuckDB rounds half to even (2, -2). DuckDB's round() is Trino's.
