@@ -122,7 +122,7 @@ class FeatureCache:
         self._inflight: dict[Prefix, list[Flight]] = {}
         self._lock = threading.Lock()
         self._generation = 0  # clear() starts a new one: a fetch begun before it is not kept
-        self._epoch = 0  # the tier's, as last read: tier keys carry it, so a clear elsewhere hides older entries
+        self._epoch: Hashable = 0  # the tier's, as last read: tier keys carry it, and a tier writes only in its own
         self._counters = _Counters()
         self._unflushed = _Counters()
         # A shared tier is thread-safe and may wait on another process's fetch: holding a lock there would let
@@ -156,13 +156,14 @@ class FeatureCache:
 
         `distinct` says `ids` has no repeats (the caller deduplicated them), which saves a pass over them.
         """
-        epoch = self._sync_epoch() if self._disk is not None else 0
+        if self._disk is not None:
+            self._sync_epoch()
         now = self.clock()
         found: dict[Hashable, Any] = {}
         waiting: dict[Hashable, Future[Mapping[Hashable, Any]]] = {}
         saved_bytes = saved_usd = 0.0
         with self._lock:
-            generation = self._generation
+            generation, epoch = self._generation, self._epoch  # one step: what this lookup keeps is of this epoch
             shelf = self._shelves.get(prefix)
             flights = self._inflight.get(prefix)
             if shelf is None and not flights:  # nothing cached or in flight: every ID is a miss
@@ -329,22 +330,22 @@ class FeatureCache:
             shelf.index()
         return sum(len(s.values) for s in self._shelves.values())
 
-    def _sync_epoch(self) -> int:
-        """The tier's epoch (how many clears it has seen), read once per lookup. When another process cleared the
-        tier since the last read, this one forgets what it holds in memory too: it may be what the clear was for."""
+    def _sync_epoch(self) -> None:
+        """Read the tier's epoch (a token every clear replaces), once per lookup. When another process cleared the
+        tier since the last read, forget what this one holds in memory and counts: it may be what the clear was for.
+        A read applied after a newer one only forgets again: the tier takes no rows of an old epoch, and no fetch
+        begun before a forget keeps anything."""
         read = getattr(self._disk, "epoch", None)
         if read is None:  # a tier without epochs: clears reach other processes' memory only with the TTL
-            return 0
-        with self._disk_lock:
-            epoch = read()
-        if epoch is not None and epoch != self._epoch:  # None: a shared tier that does not answer now
-            with self._lock:
+            return
+        epoch = read()  # not under _disk_lock: a hit must not wait for a write (the tier reads on its own)
+        with self._lock:
+            if epoch is not None and epoch != self._epoch:  # None: a shared tier that does not answer now
                 self._forget()
-                self._epoch = epoch
-        return self._epoch if epoch is None else epoch
+                self._epoch, self._counters, self._unflushed = epoch, _Counters(), _Counters()
 
     def _disk_get(
-        self, prefix: Prefix, epoch: int, ids: list[Hashable], codec: Codec
+        self, prefix: Prefix, epoch: Hashable, ids: list[Hashable], codec: Codec
     ) -> dict[Hashable, tuple[Any, float, float]]:
         """Entries on disk; one that no longer decodes (another version wrote it, the file was damaged) is a
         miss, and the fetch that follows replaces it."""
@@ -359,7 +360,7 @@ class FeatureCache:
 
     def _disk_put(
         self,
-        key: tuple[Prefix, int],
+        key: tuple[Prefix, Hashable],
         values: Mapping[Hashable, Any],
         share_bytes: float,
         share_usd: float,
@@ -369,8 +370,8 @@ class FeatureCache:
         """Write fetched entries to the tier under `key` (prefix, and the tier epoch the lookup read), unless this
         process cleared the cache since `generation`. The check and the write hold `_keeping`, which clear() takes
         before it empties the tier: a clear during the (slow) encoding is seen here, and one after the check
-        empties the tier only once these rows are in it. A clear by another process moved the epoch: rows written
-        after it land under keys no lookup reads."""
+        empties the tier only once these rows are in it. A tier with epochs writes nothing once another process
+        cleared it since that epoch."""
         assert self._disk is not None
         if generation == self._generation:  # skip the encoding when already stale; decided under the lock below
             blobs = codec.encode(values)
@@ -381,8 +382,9 @@ class FeatureCache:
                 if generation == self._generation:
                     with self._lock:
                         counters, self._unflushed = self._unflushed, _Counters()
-                    with self._disk_lock:
-                        self._disk.put(_prefix_text(*key), rows, counters)  # a shared tier's put releases its locks
+                    epoch = {"epoch": key[1]} if hasattr(self._disk, "epoch") else {}
+                    with self._disk_lock:  # a shared tier's put releases its locks, whether it writes or not
+                        self._disk.put(_prefix_text(*key), rows, counters, **epoch)
                     return
         # Not kept: still give up a shared tier's single-flight locks, or other lookups of these IDs (this
         # process's too, after the clear) would wait for an entry that never comes, up to the lock timeout.
@@ -414,8 +416,7 @@ class FeatureCache:
         already waiting on it, but stores nothing, and a lookup after the clear does not wait on it."""
         with self._lock:
             self._forget()
-            self._counters = _Counters()
-            self._unflushed = _Counters()
+            self._counters, self._unflushed = _Counters(), _Counters()
         if self._disk is not None:
             with self._keeping, self._disk_lock:  # after any write that checked the generation before it changed
                 self._disk.clear()

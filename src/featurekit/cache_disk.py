@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -44,33 +47,54 @@ class _Counters:
 
 @dataclass
 class _Disk:
-    """Entries and counters in one SQLite file; one connection, used under the cache's disk lock."""
+    """Entries, counters and the epoch in one SQLite file. The main connection is used under the cache's disk lock;
+    a second one only reads the epoch, under a lock of its own, so a lookup never waits for a write (WAL readers
+    do not) and sees a file that was deleted or replaced (by another process's `cache clear`)."""
 
     path: Path
     conn: sqlite3.Connection = field(init=False)
 
     def __post_init__(self) -> None:
+        self._epoch_lock = threading.Lock()
+        self._moved = False  # the file was replaced: the main connection reopens at its next use
+        self.conn = self._connect()
+        self._reader, self._identity = self._connect(), _identity(self.path)
+
+    def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: batches run in worker threads; every use holds FeatureCache._disk_lock.
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")  # several processes (kernels, CLI runs) may share it
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")  # several processes (kernels, CLI runs) may share it
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS entries (prefix TEXT, entity TEXT, expires REAL, saved_bytes REAL, "
             "saved_usd REAL, value BLOB, PRIMARY KEY (prefix, entity))"
         )
-        self.conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
+        conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        # A new file is a new epoch: a process still holding a deleted one must not take its entries for current.
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", [secrets.token_hex(8)])
+        return conn
 
-    def epoch(self) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE name = 'epoch'").fetchone()
-        return int(row[0]) if row else 0
+    def _main(self) -> sqlite3.Connection:
+        if self._moved:
+            self._moved = False
+            self.conn.close()
+            self.conn = self._connect()
+        return self.conn
+
+    def epoch(self) -> str:
+        with self._epoch_lock:
+            if _identity(self.path) != self._identity:
+                self._reader.close()
+                self._reader, self._identity, self._moved = self._connect(), _identity(self.path), True
+            return _epoch_of(self._reader)
 
     def get(self, prefix: str, ids: list[str], now: float) -> dict[str, tuple[float, float, float, bytes]]:
         found: dict[str, tuple[float, float, float, bytes]] = {}
         for start in range(0, len(ids), _SQLITE_IN):
             part = ids[start : start + _SQLITE_IN]
-            rows = self.conn.execute(
+            rows = self._main().execute(
                 "SELECT entity, expires, saved_bytes, saved_usd, value FROM entries "
                 f"WHERE prefix = ? AND expires > ? AND entity IN ({', '.join('?' * len(part))})",
                 [prefix, now, *part],
@@ -78,40 +102,62 @@ class _Disk:
             found.update((r[0], (r[1], r[2], r[3], r[4])) for r in rows)
         return found
 
-    def put(self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)", [(prefix, *r) for r in rows]
-            )
-            self._add_counters(counters)
-
-    def _add_counters(self, counters: _Counters) -> None:
-        self.conn.executemany(
-            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            [(name, float(getattr(counters, name))) for name in counters.__dataclass_fields__],
-        )
+    def put(
+        self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters, epoch: object = ""
+    ) -> None:
+        """Write entries and counters in one transaction, or nothing if the file was cleared since `epoch`."""
+        conn = self._main()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")  # the write lock first: no clear between the check and the write
+            if epoch and _epoch_of(conn) != epoch:
+                return
+            conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)", [(prefix, *r) for r in rows])
+            _add_counters(conn, counters)
 
     def flush(self, counters: _Counters) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self._add_counters(counters)
+        conn = self._main()
+        with conn:
+            conn.execute("BEGIN")
+            _add_counters(conn, counters)
 
     def totals(self) -> tuple[_Counters, int]:
-        values = dict(self.conn.execute("SELECT name, value FROM counters").fetchall())
+        conn = self._main()
+        values = dict(conn.execute("SELECT name, value FROM counters").fetchall())
         counters = _Counters(**{k: type(getattr(_Counters, k))(v) for k, v in values.items() if hasattr(_Counters, k)})
-        entries = self.conn.execute("SELECT count(*) FROM entries WHERE expires > ?", [time.time()]).fetchone()[0]
+        entries = conn.execute("SELECT count(*) FROM entries WHERE expires > ?", [time.time()]).fetchone()[0]
         return counters, int(entries)
 
     def clear(self) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.execute("DELETE FROM entries")
-            self.conn.execute("DELETE FROM counters")
-            self.conn.execute("INSERT INTO meta VALUES ('epoch', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1")
+        conn = self._main()
+        with conn:
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM entries")
+            conn.execute("DELETE FROM counters")
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'epoch'", [secrets.token_hex(8)])
 
     def close(self) -> None:
         self.conn.close()
+        self._reader.close()
+
+
+def _epoch_of(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE name = 'epoch'").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _add_counters(conn: sqlite3.Connection, counters: _Counters) -> None:
+    conn.executemany(
+        "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        [(name, float(getattr(counters, name))) for name in counters.__dataclass_fields__],
+    )
 
 
 def open_disk(file: Path) -> _Disk:
@@ -126,7 +172,7 @@ def open_disk(file: Path) -> _Disk:
         ) from None
 
 
-def _prefix_text(prefix: object, epoch: int) -> str:
+def _prefix_text(prefix: object, epoch: Hashable) -> str:
     """A cache key's prefix as the tier's text key in the tier's `epoch`: repr of str/int/float/bool/date/tuple is
     stable across processes; hashed to keep keys short."""
     return hashlib.sha256(f"{epoch}:{prefix!r}".encode()).hexdigest()

@@ -50,6 +50,8 @@ class RedisTier:
         import redis
 
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._watch_error: type[BaseException] = redis.WatchError
+        self._failed_at = 0.0
         self.client: Any = redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, health_check_interval=30
         )
@@ -68,6 +70,7 @@ class RedisTier:
     def _failed(self, exc: BaseException) -> None:
         # The reason only: redis-py's messages name host and port, never the URL's password.
         with self._lock:
+            self._failed_at = time.monotonic()
             self.degraded = f"redis unavailable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
     def _ok(self) -> None:
@@ -142,19 +145,31 @@ class RedisTier:
             time.sleep(self.poll_interval)
         return found
 
-    def put(self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters) -> None:
-        """Write fetched entries (expiring with the cache's TTL), release their locks, add the counters."""
+    def put(
+        self, prefix: str, rows: list[tuple[str, float, float, float, bytes]], counters: _Counters, epoch: str = ""
+    ) -> None:
+        """Write fetched entries (expiring with the cache's TTL) and the counters, unless the cache was cleared since
+        `epoch` (WATCH: a clear between the check and the write aborts it); release their locks either way."""
+        key = f"{self.namespace}:epoch"
         try:
-            pipe = self.client.pipeline(transaction=False)
-            wall = time.time()
-            for entity, expires, saved_bytes, saved_usd, blob in rows:
-                ttl_ms = max(1, int((expires - wall) * 1000))
-                pipe.set(self._entry(prefix, entity), _HEADER.pack(expires, saved_bytes, saved_usd) + blob, px=ttl_ms)
-            self._add_counters(pipe, counters)
-            pipe.execute()
-            self.release(prefix, [r[0] for r in rows])
+            with self.client.pipeline() as pipe:
+                if epoch:
+                    pipe.watch(key)  # immediate mode until multi(): the GET answers now
+                if not epoch or pipe.get(key) == epoch.encode():
+                    pipe.multi()
+                    wall = time.time()
+                    for entity, expires, saved_bytes, saved_usd, blob in rows:
+                        ttl_ms = max(1, int((expires - wall) * 1000))
+                        value = _HEADER.pack(expires, saved_bytes, saved_usd) + blob
+                        pipe.set(self._entry(prefix, entity), value, px=ttl_ms)
+                    self._add_counters(pipe, counters)
+                    pipe.execute()
+        except self._watch_error:
+            pass  # cleared while writing: nothing was written
         except self._redis_errors as exc:
             self._failed(exc)
+            return
+        self.release(prefix, [r[0] for r in rows])
 
     def release(self, prefix: str, ids: Sequence[str]) -> None:
         """Give up this process's locks on `ids` (after a failed fetch, or once the entries are written)."""
@@ -193,22 +208,30 @@ class RedisTier:
         fields = _Counters.__dataclass_fields__
         return _Counters(**{k: type(getattr(_Counters(), k))(v) for k, v in values.items() if k in fields}), entries
 
-    def epoch(self) -> int | None:
-        """How many times the cache was cleared, by any process; None while Redis does not answer."""
+    def epoch(self) -> str | None:
+        """A token every clear replaces (and a flushed or restarted Redis lacks, so it gets a new one); None while
+        Redis does not answer, without asking again for a second after a failure: a memory hit must not wait."""
+        if self.degraded is not None and time.monotonic() - self._failed_at < 1.0:
+            return None
+        key = f"{self.namespace}:epoch"
         try:
-            value = self.client.get(f"{self.namespace}:epoch")
+            value = self.client.get(key)
+            if value is None:
+                self.client.set(key, secrets.token_hex(8), nx=True)
+                value = self.client.get(key)
         except self._redis_errors as exc:
             self._failed(exc)
             return None
-        return int(value or 0)
+        self._ok()
+        return None if value is None else value.decode()
 
     def clear(self) -> None:
-        """Empty the cache for every process. The epoch moves first: what a fetch begun before the clear writes
-        after it goes under the old epoch's keys, which no lookup reads any more."""
-        epoch = f"{self.namespace}:epoch".encode()
+        """Empty the cache for every process. The epoch changes first: a fetch begun before the clear writes nothing
+        after it (put checks the epoch), and each process drops its memory at its next lookup."""
+        epoch = f"{self.namespace}:epoch"
         try:
-            self.client.incr(epoch)
-            keys = [k for k in self.client.scan_iter(match=f"{self.namespace}:*", count=1000) if k != epoch]
+            self.client.set(epoch, secrets.token_hex(8))
+            keys = [k for k in self.client.scan_iter(match=f"{self.namespace}:*", count=1000) if k != epoch.encode()]
             for start in range(0, len(keys), 1000):
                 self.client.delete(*keys[start : start + 1000])
         except self._redis_errors as exc:
