@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, SqlglotError
+from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 
 from ..catalog import sqltypes
 from ..errors import TemplateError
@@ -63,6 +63,12 @@ def _transpile(sql: str, dialect: str, where: str) -> str:
 def trino_semantics(tree: exp.Expr) -> exp.Expr:
     """The tree rewritten so DuckDB computes what Trino computes, where the types are known."""
     tree = sqltypes.annotate(tree)
+    for day in list(tree.find_all(exp.Date)):
+        if day.this is not None and not any(v for k, v in day.args.items() if k != "this"):
+            day.replace(exp.Cast(this=day.this, to=exp.DataType.build("DATE")))  # Trino's date(x) is this cast
+    for tried in list(tree.find_all(exp.Try)):
+        if type(tried.this) is exp.Cast and tried.this.to.is_type(exp.DataType.Type.DATE):  # the same on Trino
+            tried.replace(exp.TryCast(this=tried.this.this, to=tried.this.to))
     for cast in reversed(list(tree.find_all(exp.Cast))):  # innermost first, so outer copies see the rewrite
         _cast_as_trino(cast)
     # Innermost first, so an outer rewrite copies the inner one.
@@ -101,6 +107,7 @@ _DECIMAL_CAST = (
 )
 
 
+_TEXT = (*exp.DataType.TEXT_TYPES, exp.DataType.Type.UNKNOWN)
 #: Java's whitespace (Character.isWhitespace), which Trino trims from a VARCHAR before reading it as a DATE. U+3000
 #: is the character itself: `\x{3000}` would put a "30" in the SQL, where checks look for inlined values.
 _SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{20}\x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A}\x{2028}\x{2029}\x{205F}" + "\u3000]"
@@ -110,8 +117,9 @@ _SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{20}\x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A
 #: of a window would be counted. Years past 6 digits and BC years, which DuckDB writes otherwise, fail loudly.
 _DATE_CAST = (
     "CAST(CASE WHEN typeof(__x) <> 'VARCHAR' THEN {cast}(__x AS DATE)"
+    " WHEN regexp_full_match(CAST(__x AS VARCHAR), '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') THEN {cast}(__x AS DATE)"
     " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*\\+?[0-9]{{1,6}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
-    " THEN {cast}(regexp_replace(CAST(__x AS VARCHAR), '^{s}*\\+?|{s}*\\z', '', 'g') AS DATE)"
+    " THEN {cast}(regexp_extract(CAST(__x AS VARCHAR), '([0-9]{{1,6}}-[0-9]{{1,2}}-[0-9]{{1,2}})', 1) AS DATE)"
     " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*[+-]?[0-9]{{1,9}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
     " THEN error('DuckDB cannot read this date as Athena does: ' || CAST(__x AS VARCHAR))"
     " ELSE {otherwise} END AS DATE)"
@@ -120,11 +128,15 @@ _DATE_CAST = (
 
 def _cast_as_trino(node: exp.Cast) -> None:
     source = node.this.type
-    if node.to.is_type(exp.DataType.Type.DATE) and (
-        source is None or source.is_type(*exp.DataType.TEXT_TYPES, exp.DataType.Type.UNKNOWN)
-    ):
+    text = source is None or any(t.is_type(*_TEXT) for t in source.find_all(exp.DataType))
+    nested = [t for t in node.to.find_all(exp.DataType) if t is not node.to]
+    if text and any(t.is_type(exp.DataType.Type.DATE) for t in nested):
+        raise UnsupportedError(f"{node.sql('trino')}: cast each text to a DATE on its own, with try_cast(x AS DATE)")
+    if node.to.is_type(exp.DataType.Type.DATE) and text:
         if isinstance(node.this, exp.Literal) and re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", node.this.name):
             return  # DATE '2026-06-05': both engines read the plain form alike
+        if node.find_ancestor(exp.Try):  # DuckDB refuses error() inside TRY, and a silent NULL could differ
+            raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS DATE)")
         tried = isinstance(node, exp.TryCast)
         otherwise = "NULL" if tried else "error('Value cannot be cast to date: ' || CAST(__x AS VARCHAR))"
         template = _DATE_CAST.format(cast="TRY_CAST" if tried else "CAST", s=_SPACE, otherwise=otherwise)
