@@ -114,14 +114,15 @@ _SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{20}\x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A
 #: Trino reads a VARCHAR as a DATE (trinodb/trino FromVarchar.toDate, DateTimeUtils.parseDate) once trimmed, as
 #: 'YYYY-MM-DD' or as Joda's yyyy-MM-dd (a signed year, a month and day of 1 or 2 digits) and nothing more. DuckDB
 #: also reads '2026-06-05T10:00', '2026-06-05 10:00:00' and '2026/06/05' as that day, so a row Athena leaves out
-#: of a window would be counted. Years past 6 digits and BC years, which DuckDB writes otherwise, fail loudly.
+#: of a window would be counted. Years past 6 digits and BC years, which DuckDB writes otherwise, fail loudly: by a
+#: failing CAST, not error(), which DuckDB treats as volatile and so stops pushing the view's filters into the scan.
 _DATE_CAST = (
     "CAST(CASE WHEN typeof(__x) <> 'VARCHAR' THEN {cast}(__x AS DATE)"
     " WHEN regexp_full_match(CAST(__x AS VARCHAR), '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') THEN {cast}(__x AS DATE)"
     " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*\\+?[0-9]{{1,6}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
     " THEN {cast}(regexp_extract(CAST(__x AS VARCHAR), '([0-9]{{1,6}}-[0-9]{{1,2}}-[0-9]{{1,2}})', 1) AS DATE)"
     " WHEN regexp_full_match(CAST(__x AS VARCHAR), '{s}*[+-]?[0-9]{{1,9}}-[0-9]{{1,2}}-[0-9]{{1,2}}{s}*')"
-    " THEN error('DuckDB cannot read this date as Athena does: ' || CAST(__x AS VARCHAR))"
+    " THEN CAST('DuckDB cannot read this date as Athena does: ' || CAST(__x AS VARCHAR) AS DATE)"
     " ELSE {otherwise} END AS DATE)"
 )
 
@@ -135,10 +136,10 @@ def _cast_as_trino(node: exp.Cast) -> None:
     if node.to.is_type(exp.DataType.Type.DATE) and text:
         if isinstance(node.this, exp.Literal) and re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", node.this.name):
             return  # DATE '2026-06-05': both engines read the plain form alike
-        if node.find_ancestor(exp.Try):  # DuckDB refuses error() inside TRY, and a silent NULL could differ
+        if node.find_ancestor(exp.Try):  # try() would turn the loud failure below into a NULL Athena would not give
             raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS DATE)")
         tried = isinstance(node, exp.TryCast)
-        otherwise = "NULL" if tried else "error('Value cannot be cast to date: ' || CAST(__x AS VARCHAR))"
+        otherwise = "NULL" if tried else "CAST('Value cannot be cast to date: ' || CAST(__x AS VARCHAR) AS DATE)"
         template = _DATE_CAST.format(cast="TRY_CAST" if tried else "CAST", s=_SPACE, otherwise=otherwise)
         _replace_with(node, template, node.this)
         return
