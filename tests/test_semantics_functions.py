@@ -244,6 +244,12 @@ TAIL = "views/spend_trend.sql:18: "
             "CAST(orders.amount AS INTEGER) rounds a DOUBLE half away from zero on Athena (2.5 -> 3), DuckDB half "
             "to even, and DuckDB cannot tell from the SQL alone; CAST the table column to its type where it is read",
         ),
+        (
+            "(SELECT max(CAST(category AS INTEGER)) FROM {{ table('orders') }}) AS c",
+            "CAST(orders.category AS INTEGER) reads a string column, which DuckDB cannot tell from the SQL alone: it "
+            "would also read ' 12', '1.5' (as 2) and '1e3', where Athena fails (try_cast: NULL); write "
+            "CAST(CAST(col AS VARCHAR) AS INTEGER)",
+        ),
     ],
 )
 def test_validate_names_what_duckdb_cannot_match(tmp_path, select, expected):
@@ -321,3 +327,34 @@ def test_the_adapted_shipped_views_call_no_volatile_function():
         sql = renderer.sql(view).upper()
         assert "TRY_CAST(" in sql or view == "customer_latest"
         assert not any(f"{name}(" in sql for name in ("ERROR", "RANDOM", "UUID", "NOW", "CURRENT_TIMESTAMP")), view
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", (12, 12)),
+        ("+12", (12, 12)),
+        ("-0", (0, 0)),
+        ("007", (7, 7)),
+        ("2147483648", (None, 2147483648)),  # past Integer.MAX_VALUE: parseInt fails, parseLong reads it
+        (" 12", (None, None)),  # no trimming, no decimals, underscores, exponents or hex: DuckDB read all of these
+        ("12 ", (None, None)),
+        ("1.5", (None, None)),
+        ("1_000", (None, None)),
+        ("1e3", (None, None)),
+        ("0x1F", (None, None)),
+        ("", (None, None)),
+    ],
+)
+def test_try_cast_of_text_to_an_integer_reads_as_javas_parse(text, expected):
+    # trinodb/trino FromVarchar.toInteger / toBigint: Integer.parseInt / Long.parseLong of the text as it is.
+    got = run("SELECT try_cast(CAST(:v AS VARCHAR) AS INTEGER), try_cast(CAST(:v AS VARCHAR) AS BIGINT)", v=text)
+    assert got == [expected]
+
+
+@pytest.mark.parametrize(("text", "says"), [("1.5", "Cannot cast 1.5 to INT"), ("١٢", "cannot read this number")])
+def test_cast_of_text_to_an_integer_fails_where_athena_fails_or_reads_other_digits(text, says):
+    # Java's parseInt also reads other scripts' decimal digits (Character.digit): '١٢' is 12 on Athena; DuckDB
+    # cannot, so the query fails rather than answer otherwise.
+    with pytest.raises(Exception, match=says):
+        run("SELECT CAST(CAST(:v AS VARCHAR) AS INTEGER)", v=text)

@@ -286,6 +286,17 @@ def _divergences(tree: exp.Expr, blind: list[tuple[str, exp.DataType | None]]) -
                     "half to even, and DuckDB cannot tell from the SQL alone; CAST the table column to its type "
                     "where it is read",
                 )
+            elif (
+                type_class(source) == "string"
+                and node.to.this in exp.DataType.INTEGER_TYPES
+                and type_class(seen) != "string"
+            ):
+                yield (
+                    _line(node),
+                    f"{node.sql('trino')} reads a string column, which DuckDB cannot tell from the SQL alone: it would "
+                    "also read ' 12', '1.5' (as 2) and '1e3', where Athena fails (try_cast: NULL); write "
+                    "CAST(CAST(col AS VARCHAR) AS INTEGER)",
+                )
             continue
         if isinstance(node, exp.Avg) and sqltypes.decimal_ps(node.type):
             arg = node.this

@@ -127,6 +127,17 @@ _DATE_CAST = (
 )
 
 
+#: Trino reads text as an integer with Java's parseInt/parseLong (trinodb/trino FromVarchar.toInteger): an optional
+#: sign and digits, nothing else, not trimmed. DuckDB also reads ' 12', '1.5' (as 2), '1_000', '1e3' and '0x1F',
+#: where Athena fails (try_cast: NULL). Java's digits include other scripts' ('١٢'): DuckDB cannot, so it fails.
+_INTEGER_CAST = (
+    "CAST(CASE WHEN regexp_full_match(__x, '[+-]?[0-9]+') THEN {cast}(__x AS {t})"
+    " WHEN regexp_full_match(__x, '[+-]?\\p{{Nd}}+')"
+    " THEN CAST('DuckDB cannot read this number as Athena does: ' || __x AS {t})"
+    " ELSE {otherwise} END AS {t})"
+)
+
+
 def _cast_as_trino(node: exp.Cast) -> None:
     source = node.this.type
     text = source is None or any(t.is_type(*_TEXT) for t in source.find_all(exp.DataType))
@@ -142,6 +153,16 @@ def _cast_as_trino(node: exp.Cast) -> None:
         otherwise = "NULL" if tried else "CAST('Value cannot be cast to date: ' || CAST(__x AS VARCHAR) AS DATE)"
         template = _DATE_CAST.format(cast="TRY_CAST" if tried else "CAST", s=_SPACE, otherwise=otherwise)
         _replace_with(node, template, node.this)
+        return
+    if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.is_type(*exp.DataType.TEXT_TYPES):
+        if node.find_ancestor(exp.Try):  # as for dates: try() would turn the loud failure into a NULL
+            raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS {node.to.sql('trino')})")
+        tried = isinstance(node, exp.TryCast)
+        to = node.to.sql("duckdb")
+        otherwise = "NULL" if tried else f"CAST('Cannot cast ' || CAST(__x AS VARCHAR) || ' to {to}' AS {to})"
+        _replace_with(
+            node, _INTEGER_CAST.format(cast="TRY_CAST" if tried else "CAST", t=to, otherwise=otherwise), node.this
+        )
         return
     if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.this in exp.DataType.REAL_TYPES:
         # Trino rounds a DOUBLE half away from zero (DoubleOperators: MathFunctions.round, roundToLong HALF_UP):
