@@ -261,42 +261,36 @@ _APPROX = {
 }
 
 
+def _cast_divergence(node: exp.Cast, seen: exp.DataType | None) -> str | None:
+    """What a CAST computes otherwise on DuckDB, when only the declarations (not the SQL, `seen`) show its type."""
+    source, to, cast = node.this.type, node.to.this, node.sql("trino")
+    if type_class(source) == "float" and to in exp.DataType.TEXT_TYPES:
+        return (
+            f"{cast}: Athena prints a {_sql(source)} as Java does (1.0E7, 1.0E-4), DuckDB as 10000000.0 and 0.0001; "
+            "cast it to a DECIMAL first, e.g. CAST(CAST(x AS DECIMAL(18, 2)) AS VARCHAR)"
+        )
+    if type_class(source) == "float" and to in exp.DataType.INTEGER_TYPES and type_class(seen) != "float":
+        return (
+            f"{cast} rounds a {_sql(source)} half away from zero on Athena (2.5 -> 3), DuckDB half to even, and "
+            "DuckDB cannot tell from the SQL alone; CAST the table column to its type where it is read"
+        )
+    if type_class(source) == "string" and to in exp.DataType.INTEGER_TYPES and type_class(seen) != "string":
+        return (
+            f"{cast} reads a string column, which DuckDB cannot tell from the SQL alone: it would also read ' 12', "
+            "'1.5' (as 2) and '1e3', where Athena fails (try_cast: NULL); write CAST(CAST(col AS VARCHAR) AS INTEGER)"
+        )
+    return None
+
+
 def _divergences(tree: exp.Expr, blind: list[tuple[str, exp.DataType | None]]) -> Iterator[tuple[int | None, str]]:
     checked = _checked(tree)
     same_shape = [k for k, _ in blind] == [_kind(n) for n in checked]
     for i, node in enumerate(checked):
         seen = blind[i][1] if same_shape else None
         if isinstance(node, exp.Cast):
-            source = node.this.type
-            if type_class(source) == "float" and node.to.this in exp.DataType.TEXT_TYPES:
-                yield (
-                    _line(node),
-                    f"{node.sql('trino')}: Athena prints a {_sql(source)} as Java does (1.0E7, 1.0E-4), DuckDB "
-                    "as 10000000.0 and 0.0001; cast it to a DECIMAL first, "
-                    "e.g. CAST(CAST(x AS DECIMAL(18, 2)) AS VARCHAR)",
-                )
-            elif (
-                type_class(source) == "float"
-                and node.to.this in exp.DataType.INTEGER_TYPES
-                and type_class(seen) != "float"
-            ):
-                yield (
-                    _line(node),
-                    f"{node.sql('trino')} rounds a {_sql(source)} half away from zero on Athena (2.5 -> 3), DuckDB "
-                    "half to even, and DuckDB cannot tell from the SQL alone; CAST the table column to its type "
-                    "where it is read",
-                )
-            elif (
-                type_class(source) == "string"
-                and node.to.this in exp.DataType.INTEGER_TYPES
-                and type_class(seen) != "string"
-            ):
-                yield (
-                    _line(node),
-                    f"{node.sql('trino')} reads a string column, which DuckDB cannot tell from the SQL alone: it would "
-                    "also read ' 12', '1.5' (as 2) and '1e3', where Athena fails (try_cast: NULL); write "
-                    "CAST(CAST(col AS VARCHAR) AS INTEGER)",
-                )
+            message = _cast_divergence(node, seen)
+            if message:
+                yield _line(node), message
             continue
         if isinstance(node, exp.Avg) and sqltypes.decimal_ps(node.type):
             arg = node.this
