@@ -121,10 +121,14 @@ def _exact_ps(t: exp.DataType | None) -> tuple[int, int] | None:
     return ps
 
 
+def _add_sub(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return max(a[0] - a[1], b[0] - b[1]) + max(a[1], b[1]) + 1, max(a[1], b[1])
+
+
 #: Trino's result decimal of `a op b` from (p, s) of each side (trinodb/trino, type/DecimalOperators.java).
 _DECIMAL_RESULT = {
-    exp.Add: lambda a, b: (max(a[0] - a[1], b[0] - b[1]) + max(a[1], b[1]) + 1, max(a[1], b[1])),
-    exp.Sub: lambda a, b: (max(a[0] - a[1], b[0] - b[1]) + max(a[1], b[1]) + 1, max(a[1], b[1])),
+    exp.Add: _add_sub,
+    exp.Sub: _add_sub,
     exp.Mul: lambda a, b: (a[0] + b[0], a[1] + b[1]),
     exp.Div: lambda a, b: (a[0] + b[1] + max(b[1] - a[1], 0), max(a[1], b[1])),
 }

@@ -147,22 +147,11 @@ def _cast_as_trino(node: exp.Cast) -> None:
     if node.to.is_type(exp.DataType.Type.DATE) and text:
         if isinstance(node.this, exp.Literal) and re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", node.this.name):
             return  # DATE '2026-06-05': both engines read the plain form alike
-        if node.find_ancestor(exp.Try):  # try() would turn the loud failure below into a NULL Athena would not give
-            raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS DATE)")
-        tried = isinstance(node, exp.TryCast)
-        otherwise = "NULL" if tried else "CAST('Value cannot be cast to date: ' || CAST(__x AS VARCHAR) AS DATE)"
-        template = _DATE_CAST.format(cast="TRY_CAST" if tried else "CAST", s=_SPACE, otherwise=otherwise)
-        _replace_with(node, template, node.this)
+        _read_text(node, _DATE_CAST, "'Value cannot be cast to date: ' || CAST(__x AS VARCHAR)", s=_SPACE)
         return
     if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.is_type(*exp.DataType.TEXT_TYPES):
-        if node.find_ancestor(exp.Try):  # as for dates: try() would turn the loud failure into a NULL
-            raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS {node.to.sql('trino')})")
-        tried = isinstance(node, exp.TryCast)
         to = node.to.sql("duckdb")
-        otherwise = "NULL" if tried else f"CAST('Cannot cast ' || CAST(__x AS VARCHAR) || ' to {to}' AS {to})"
-        _replace_with(
-            node, _INTEGER_CAST.format(cast="TRY_CAST" if tried else "CAST", t=to, otherwise=otherwise), node.this
-        )
+        _read_text(node, _INTEGER_CAST, f"'Cannot cast ' || CAST(__x AS VARCHAR) || ' to {to}'", t=to)
         return
     if node.to.this in exp.DataType.INTEGER_TYPES and source is not None and source.this in exp.DataType.REAL_TYPES:
         # Trino rounds a DOUBLE half away from zero (DoubleOperators: MathFunctions.round, roundToLong HALF_UP):
@@ -174,6 +163,17 @@ def _cast_as_trino(node: exp.Cast) -> None:
     if source is not None and not source.is_type(*exp.DataType.REAL_TYPES, exp.DataType.Type.UNKNOWN):
         return  # strings, integers and decimals (0.285 is a DECIMAL literal) round the same way on both engines
     _replace_with(node, _DECIMAL_CAST.format(t=node.to.sql("duckdb")), node.this)
+
+
+def _read_text(node: exp.Cast, template: str, failure: str, **names: str) -> None:
+    """Replace a cast of text by `template`, Trino's reading of it. A value Athena refuses is NULL under try_cast;
+    under CAST the query fails with `failure` (SQL text), by a failing CAST: error() is volatile and would keep the
+    view's filters out of the scan."""
+    if node.find_ancestor(exp.Try):  # try() would turn a loud failure into a NULL Athena would not give
+        raise UnsupportedError(f"{node.sql('trino')} inside try(): write try_cast(x AS {node.to.sql('trino')})")
+    tried = isinstance(node, exp.TryCast)
+    otherwise = "NULL" if tried else f"CAST({failure} AS {node.to.sql('duckdb')})"
+    _replace_with(node, template.format(cast="TRY_CAST" if tried else "CAST", otherwise=otherwise, **names), node.this)
 
 
 def _replace_with(node: exp.Expr, template: str, arg: exp.Expr, other: exp.Expr | None = None) -> None:
