@@ -56,6 +56,7 @@ class RedisTier:
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, health_check_interval=30
         )
         self.namespace, self.lock_timeout, self.poll_interval = namespace, lock_timeout, poll_interval
+        self._epoch_key = f"{namespace}:epoch"
         self._release = self.client.register_script(_RELEASE)
         self._token = secrets.token_hex(8)  # whose lock it is: this process
         self._lock = threading.Lock()
@@ -150,12 +151,11 @@ class RedisTier:
     ) -> None:
         """Write fetched entries (expiring with the cache's TTL) and the counters, unless the cache was cleared since
         `epoch` (WATCH: a clear between the check and the write aborts it); release their locks either way."""
-        key = f"{self.namespace}:epoch"
         try:
             with self.client.pipeline() as pipe:
                 if epoch:
-                    pipe.watch(key)  # immediate mode until multi(): the GET answers now
-                if not epoch or pipe.get(key) == epoch.encode():
+                    pipe.watch(self._epoch_key)  # immediate mode until multi(): the GET answers now
+                if not epoch or pipe.get(self._epoch_key) == epoch.encode():
                     pipe.multi()
                     wall = time.time()
                     for entity, expires, saved_bytes, saved_usd, blob in rows:
@@ -213,12 +213,11 @@ class RedisTier:
         Redis does not answer, without asking again for a second after a failure: a memory hit must not wait."""
         if self.degraded is not None and time.monotonic() - self._failed_at < 1.0:
             return None
-        key = f"{self.namespace}:epoch"
         try:
-            value = self.client.get(key)
+            value = self.client.get(self._epoch_key)
             if value is None:
-                self.client.set(key, secrets.token_hex(8), nx=True)
-                value = self.client.get(key)
+                self.client.set(self._epoch_key, secrets.token_hex(8), nx=True)
+                value = self.client.get(self._epoch_key)
         except self._redis_errors as exc:
             self._failed(exc)
             return None
@@ -228,10 +227,10 @@ class RedisTier:
     def clear(self) -> None:
         """Empty the cache for every process. The epoch changes first: a fetch begun before the clear writes nothing
         after it (put checks the epoch), and each process drops its memory at its next lookup."""
-        epoch = f"{self.namespace}:epoch"
         try:
-            self.client.set(epoch, secrets.token_hex(8))
-            keys = [k for k in self.client.scan_iter(match=f"{self.namespace}:*", count=1000) if k != epoch.encode()]
+            self.client.set(self._epoch_key, secrets.token_hex(8))
+            found = self.client.scan_iter(match=f"{self.namespace}:*", count=1000)
+            keys = [k for k in found if k != self._epoch_key.encode()]
             for start in range(0, len(keys), 1000):
                 self.client.delete(*keys[start : start + 1000])
         except self._redis_errors as exc:

@@ -29,9 +29,9 @@ def _shared_cache(cache_dir: Path | None, redis: str | None) -> tuple[FeatureCac
     """The cache shared by processes that a command looks after, and how to name it (never the Redis URL: it may
     hold a password)."""
     if redis:
+        need_extra("--redis", "serve", "redis")
         from ..cache_redis import RedisTier
 
-        need_extra("--redis", "serve", "redis")
         try:
             tier = RedisTier(redis)
         except ValueError as exc:  # redis-py on a URL it cannot read; its message names the scheme, not a password
